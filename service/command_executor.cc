@@ -1,0 +1,1 @@
+#include "service/command_executor.h"

@@ -1,0 +1,54 @@
+#include "netlink/ip_address.h"
+
+#include <gtest/gtest.h>
+
+namespace wgmesh::netlink {
+namespace {
+
+TEST(IpAddress, ParsesBothFamiliesAndPrintsCanonically) {
+    EXPECT_EQ(IpAddress::parse("10.1.2.3")->to_string(), "10.1.2.3");
+    EXPECT_EQ(IpAddress::parse("2001:DB8:0:0:0:0:0:1")->to_string(), "2001:db8::1");
+    EXPECT_TRUE(IpAddress::parse("::ffff:1.2.3.4")->is_v6());
+}
+
+TEST(IpAddress, RejectsMalformedText) {
+    for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "fe80::1%eth0",
+                            "x::1", "01234567890123456789012345678901234567890123456789"}) {
+        EXPECT_FALSE(IpAddress::parse(bad)) << bad;
+    }
+}
+
+TEST(Prefix, ClearsHostBitsAndAcceptsDefault) {
+    EXPECT_EQ(Prefix::parse("10.1.2.3/8")->to_string(), "10.0.0.0/8");
+    EXPECT_EQ(Prefix::parse("10.1.2.3/23")->to_string(), "10.1.2.0/23");
+    EXPECT_EQ(Prefix::parse("default")->to_string(), "0.0.0.0/0");
+    EXPECT_EQ(Prefix::parse("2001:db8::ff/120")->to_string(), "2001:db8::/120");
+    EXPECT_EQ(Prefix::parse("192.0.2.7")->to_string(), "192.0.2.7/32");
+    EXPECT_EQ(Prefix::parse("2001:db8::1")->to_string(), "2001:db8::1/128");
+}
+
+TEST(Prefix, RejectsBadLengths) {
+    for (const char* bad : {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8x", "::/129",
+                            "10.0.0.0/0008", "/8"}) {
+        EXPECT_FALSE(Prefix::parse(bad)) << bad;
+    }
+}
+
+TEST(Prefix, Contains) {
+    const Prefix net = *Prefix::parse("10.42.0.0/16");
+    EXPECT_TRUE(net.contains(*IpAddress::parse("10.42.9.9")));
+    EXPECT_FALSE(net.contains(*IpAddress::parse("10.43.0.1")));
+    EXPECT_FALSE(net.contains(*IpAddress::parse("::1")));
+}
+
+TEST(SocketAddress, ParsesV4AndBracketedV6) {
+    EXPECT_EQ(SocketAddress::parse("192.0.2.1:51820")->to_string(), "192.0.2.1:51820");
+    EXPECT_EQ(SocketAddress::parse("[2001:db8::1]:443")->to_string(), "[2001:db8::1]:443");
+    for (const char* bad : {"192.0.2.1", "192.0.2.1:0", "192.0.2.1:65536", "2001:db8::1:80",
+                            "[192.0.2.1]:80", "host.example:80", ":80", "1.2.3.4:8a"}) {
+        EXPECT_FALSE(SocketAddress::parse(bad)) << bad;
+    }
+}
+
+}  // namespace
+}  // namespace wgmesh::netlink
