@@ -1,0 +1,165 @@
+#include "mesh/nonce_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace wgmesh::mesh {
+
+namespace {
+
+constexpr std::size_t kMaxNonceFileBytes = 4096;
+constexpr int kNonceFileVersion = 1;
+
+class UniqueFd {
+  public:
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    ~UniqueFd() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    int get() const { return fd_; }
+    // close() reports deferred write errors, so the writer checks it.
+    int release_and_close() { return ::close(std::exchange(fd_, -1)); }
+
+  private:
+    int fd_;
+};
+
+[[noreturn]] void throw_errno(const std::string& what, const std::filesystem::path& path) {
+    throw std::system_error(errno, std::generic_category(), what + " " + path.string());
+}
+
+void write_all(int fd, const std::string& data, const std::filesystem::path& path) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            throw_errno("could not write", path);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+void ensure_directory(const std::filesystem::path& dir) {
+    if (dir.empty()) {
+        return;
+    }
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        throw_errno("could not create the state directory", dir);
+    }
+}
+
+[[noreturn]] void throw_invalid(const std::filesystem::path& path, const std::string& why) {
+    throw std::runtime_error("invalid nonce file " + path.string() + ": " + why);
+}
+
+}  // namespace
+
+std::filesystem::path nonce_file_path(const std::filesystem::path& state_dir,
+                                      std::string_view interface_name) {
+    return state_dir / (std::string(interface_name) + ".nonce");
+}
+
+std::optional<PersistedNonce> read_nonce_file(const std::filesystem::path& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+        if (errno == ENOENT) {
+            return std::nullopt;
+        }
+        throw_errno("could not open the nonce file", path);
+    }
+    std::string text(kMaxNonceFileBytes + 1, '\0');
+    std::size_t size = 0;
+    while (size < text.size()) {
+        const ssize_t n = ::read(fd.get(), text.data() + size, text.size() - size);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            throw_errno("could not read the nonce file", path);
+        }
+        if (n == 0) {
+            break;
+        }
+        size += static_cast<std::size_t>(n);
+    }
+    if (size > kMaxNonceFileBytes) {
+        throw_invalid(path, "larger than " + std::to_string(kMaxNonceFileBytes) + " bytes");
+    }
+    text.resize(size);
+    const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object()) {
+        throw_invalid(path, "not a JSON object");
+    }
+    const auto key = json.find("wg_pubkey");
+    const auto nonce = json.find("nonce");
+    const auto mesh_ip = json.find("mesh_ip");
+    if (key == json.end() || !key->is_string() || nonce == json.end() ||
+        !nonce->is_number_unsigned() || mesh_ip == json.end() || !mesh_ip->is_string()) {
+        throw_invalid(path, "wg_pubkey, nonce and mesh_ip are required");
+    }
+    PersistedNonce result;
+    auto parsed_key = wg::Key::parse(key->get<std::string>());
+    auto parsed_ip = netlink::IpAddress::parse(mesh_ip->get<std::string>());
+    const auto nonce_value = nonce->get<std::uint64_t>();
+    if (!parsed_key || !parsed_ip || nonce_value > std::numeric_limits<std::uint32_t>::max()) {
+        throw_invalid(path, "bad key, address or nonce");
+    }
+    result.public_key = *parsed_key;
+    result.nonce = static_cast<std::uint32_t>(nonce_value);
+    result.mesh_ip = *parsed_ip;
+    return result;
+}
+
+void write_nonce_file(const std::filesystem::path& path, const PersistedNonce& value) {
+    const std::filesystem::path dir = path.parent_path();
+    ensure_directory(dir);
+    const nlohmann::json json = {{"version", kNonceFileVersion},
+                                 {"wg_pubkey", value.public_key.to_base64()},
+                                 {"nonce", value.nonce},
+                                 {"mesh_ip", value.mesh_ip.to_string()}};
+    const std::string text = json.dump() + "\n";
+
+    std::string temp = path.string() + ".tmp.XXXXXX";
+    // mkostemp creates the file 0600, so the content is never readable by others.
+    UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
+    if (fd.get() < 0) {
+        throw_errno("could not create a temporary file for", path);
+    }
+    try {
+        write_all(fd.get(), text, temp);
+        if (::fsync(fd.get()) != 0) {
+            throw_errno("could not fsync", temp);
+        }
+        if (fd.release_and_close() != 0) {
+            throw_errno("could not close", temp);
+        }
+        if (::rename(temp.c_str(), path.c_str()) != 0) {
+            throw_errno("could not rename the nonce file to", path);
+        }
+    } catch (...) {
+        ::unlink(temp.c_str());
+        throw;
+    }
+    UniqueFd dir_fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir_fd.get() < 0 || ::fsync(dir_fd.get()) != 0) {
+        throw_errno("could not fsync the directory of", path);
+    }
+}
+
+}  // namespace wgmesh::mesh

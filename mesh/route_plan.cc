@@ -1,0 +1,141 @@
+#include "mesh/route_plan.h"
+
+#include <map>
+#include <optional>
+
+namespace wgmesh::mesh {
+
+namespace {
+
+struct Claim {
+    std::string key_text;  // base64: the tie-break is defined on it
+    netlink::IpAddress gateway;
+};
+
+bool contains_key(const KeySet* set, const wg::Key& key) {
+    return set != nullptr && set->contains(key);
+}
+
+bool is_excluded(const netlink::Prefix& network, const std::vector<netlink::Prefix>& excluded) {
+    for (const auto& prefix : excluded) {
+        if (prefix.family() == network.family() && prefix.length() <= network.length() &&
+            prefix.contains(network.address())) {
+            return true;
+        }
+    }
+    return false;
+}
+
+class Planner {
+  public:
+    explicit Planner(const RoutePlanInput& input) : input_(input) {
+        for (const auto& peer : input.peers) {
+            by_key_.emplace(peer.wg_pubkey, &peer);
+        }
+    }
+
+    RoutePlan run() {
+        for (const auto& peer : input_.peers) {
+            plan_peer(peer);
+        }
+        for (const auto& [network, claim] : best_) {
+            plan_.routes.push_back({network, claim.gateway});
+        }
+        return std::move(plan_);
+    }
+
+  private:
+    std::optional<netlink::IpAddress> mesh_ipv4(const Peer& peer) const {
+        if (input_.expected_mesh_ips != nullptr) {
+            if (auto it = input_.expected_mesh_ips->find(peer.wg_pubkey);
+                it != input_.expected_mesh_ips->end()) {
+                return it->second;
+            }
+        }
+        if (peer.mesh_ip && peer.mesh_ip->is_v4()) {
+            return peer.mesh_ip;
+        }
+        return std::nullopt;
+    }
+
+    static std::optional<netlink::IpAddress> mesh_ipv6(const Peer& peer) {
+        if (peer.mesh_ipv6 && peer.mesh_ipv6->is_v6()) {
+            return peer.mesh_ipv6;
+        }
+        return std::nullopt;
+    }
+
+    std::optional<netlink::IpAddress> gateway_of(const Peer& peer, netlink::Family family) const {
+        return family == netlink::Family::kIpv4 ? mesh_ipv4(peer) : mesh_ipv6(peer);
+    }
+
+    // The relay's peer entry, when the peer is relay-routed through a usable relay.
+    const Peer* relay_of(const Peer& peer) {
+        if (input_.relays == nullptr) {
+            return nullptr;
+        }
+        const auto assigned = input_.relays->find(peer.wg_pubkey);
+        if (assigned == input_.relays->end()) {
+            return nullptr;
+        }
+        const auto relay = by_key_.find(assigned->second);
+        if (relay == by_key_.end() || assigned->second == input_.local_key ||
+            contains_key(input_.offline, assigned->second)) {
+            warn("relay " + assigned->second.to_base64() + " of peer " +
+                 peer.wg_pubkey.to_base64() + " is not an active peer: routing directly");
+            return nullptr;
+        }
+        return relay->second;
+    }
+
+    void plan_peer(const Peer& peer) {
+        if (peer.wg_pubkey == input_.local_key || contains_key(input_.offline, peer.wg_pubkey) ||
+            !mesh_ipv4(peer)) {
+            return;
+        }
+        const Peer* relay = relay_of(peer);
+        const std::string key_text = peer.wg_pubkey.to_base64();
+        for (const auto& network : peer.routable_networks) {
+            if (is_excluded(network, input_.excluded_networks)) {
+                warn("peer " + key_text + " advertises " + network.to_string() +
+                     ", which this node reaches without it: skipped");
+                continue;
+            }
+            std::optional<netlink::IpAddress> gateway;
+            if (relay != nullptr) {
+                gateway = gateway_of(*relay, network.family());
+                if (!gateway) {
+                    warn("relay " + relay->wg_pubkey.to_base64() + " has no mesh address for " +
+                         network.to_string() + ": routing it directly");
+                }
+            }
+            if (!gateway) {
+                gateway = gateway_of(peer, network.family());
+            }
+            if (!gateway) {
+                warn("peer " + key_text + " advertises " + network.to_string() +
+                     " but has no mesh IPv6 address to route it through: skipped");
+                continue;
+            }
+            auto [it, inserted] = best_.try_emplace(network, Claim{key_text, *gateway});
+            if (!inserted && key_text < it->second.key_text) {
+                it->second = Claim{key_text, *gateway};
+            }
+        }
+    }
+
+    void warn(std::string text) { plan_.warnings.push_back(std::move(text)); }
+
+    const RoutePlanInput& input_;
+    std::unordered_map<wg::Key, const Peer*> by_key_;
+    std::map<netlink::Prefix, Claim> best_;
+    RoutePlan plan_;
+};
+
+}  // namespace
+
+RoutePlan plan_routes(const RoutePlanInput& input) {
+    return Planner(input).run();
+}
+
+}  // namespace wgmesh::mesh
