@@ -1,0 +1,66 @@
+// The kernel side of route sync (SPEC 9): the routes one owner keeps, where the owner is
+// (interface, routing table, rtm_protocol). Only routes carrying all three are read,
+// changed or removed; every other route in the system is foreign and never touched.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "netlink/route.h"
+#include "netlink/route_diff.h"
+#include "netlink/socket.h"
+
+namespace wgmesh::netlink {
+
+// Named "wgmesh" in /etc/iproute2/rt_protos.d/wgmesh.conf by the installer.
+inline constexpr std::uint8_t kDefaultRouteProtocol = 150;
+inline constexpr std::uint32_t kDefaultRouteTable = 254;  // main
+
+struct RouteOwner {
+    std::string interface;
+    std::uint32_t table = kDefaultRouteTable;
+    std::uint8_t protocol = kDefaultRouteProtocol;
+};
+
+// Throws std::invalid_argument: table 0 (unspecified) and 255 (local) are refused, and so
+// are protocols 0-4 (unspec, redirect, kernel, boot, static), which would make kernel or
+// administrator routes look like ours.
+void validate_route_owner(const RouteOwner& owner);
+
+class KernelRouteTable : public RouteTable {
+  public:
+    // Validates the owner; the interface is looked up on every call, so it may come and go.
+    explicit KernelRouteTable(RouteOwner owner);
+    KernelRouteTable(std::string interface, std::uint32_t table, std::uint8_t protocol);
+
+    // The owned routes, IPv4 then IPv6: one filtered RTM_GETROUTE dump per family (filtered
+    // in the kernel under strict checking, always re-checked here). Throws std::system_error
+    // when the interface does not exist or the dump fails.
+    std::vector<Route> dump_owned();
+
+    // Dump, diff, then apply: first all adds and gateway changes in one batch, then all
+    // deletes in another. Errno policy: EEXIST on a replace and ESRCH/ENODEV on a delete
+    // are success; EEXIST on a new destination means a foreign route holds it (reported,
+    // not replaced); every other error is reported with the kernel's text and the rest go
+    // on. A gateway change that fails keeps the old route. A desired set that is already in
+    // place sends nothing but the dumps.
+    RouteSyncReport sync(const std::vector<Route>& desired) override;
+    // Removes every owned route (sync to the empty set).
+    RouteSyncReport flush() { return sync({}); }
+
+    // Change messages (adds, replaces, deletes) the last sync() sent.
+    std::size_t last_sync_messages() const { return last_sync_messages_; }
+    const RouteOwner& owner() const { return owner_; }
+
+  private:
+    void dump_family(int family, int ifindex, std::vector<Route>& routes);
+    void add_message(MessageBatch& batch, std::uint16_t type, std::uint16_t flags,
+                     const Route& route, int ifindex) const;
+
+    RouteOwner owner_;
+    NetlinkSocket socket_;
+    std::size_t last_sync_messages_ = 0;
+};
+
+}  // namespace wgmesh::netlink
