@@ -1,0 +1,514 @@
+#include "mesh/peer_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <utility>
+
+#include "mesh/interface_name.h"
+#include "mesh/json_input.h"
+
+namespace wgmesh::mesh {
+
+namespace {
+
+// Latest last_seen accepted: 2200-01-01. Keeps every later time_point conversion far from
+// the nanosecond clock's overflow (year 2262).
+constexpr std::int64_t kMaxUnixSeconds = 7258118400;
+
+class Fd {
+  public:
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    Fd& operator=(Fd&& other) noexcept {
+        if (this != &other) {
+            if (fd_ >= 0) {
+                ::close(fd_);
+            }
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    int get() const { return fd_; }
+    bool valid() const { return fd_ >= 0; }
+    // Closes now and reports the error close() returns (it can carry a delayed write error).
+    int close_checked() {
+        const int rc = ::close(std::exchange(fd_, -1));
+        return rc == 0 ? 0 : errno;
+    }
+
+  private:
+    int fd_;
+};
+
+std::system_error file_error(int err, const std::string& what, const std::filesystem::path& path) {
+    return std::system_error(err, std::generic_category(), what + " " + path.string());
+}
+
+std::optional<std::string> optional_string(const nlohmann::json& entry, const char* name,
+                                           bool& bad) {
+    auto it = entry.find(name);
+    if (it == entry.end() || it->is_null()) {
+        return std::nullopt;
+    }
+    if (!it->is_string()) {
+        bad = true;
+        return std::nullopt;
+    }
+    auto text = it->get<std::string>();
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    return text;
+}
+
+std::optional<Peer> parse_entry(const nlohmann::json& entry) {
+    if (!entry.is_object()) {
+        return std::nullopt;
+    }
+    bool bad = false;
+    Peer peer;
+    const auto key_text = optional_string(entry, "wg_pubkey", bad);
+    if (!key_text) {
+        return std::nullopt;
+    }
+    auto key = wg::Key::parse(*key_text);
+    if (!key || key->is_zero()) {
+        return std::nullopt;
+    }
+    peer.wg_pubkey = *key;
+
+    if (auto hostname = optional_string(entry, "hostname", bad)) {
+        peer.hostname = std::move(*hostname);
+    }
+    if (auto text = optional_string(entry, "mesh_ip", bad)) {
+        peer.mesh_ip = netlink::IpAddress::parse(*text);
+        if (!peer.mesh_ip || !peer.mesh_ip->is_v4()) {
+            return std::nullopt;
+        }
+    }
+    if (auto text = optional_string(entry, "mesh_ipv6", bad)) {
+        peer.mesh_ipv6 = netlink::IpAddress::parse(*text);
+        if (!peer.mesh_ipv6 || !peer.mesh_ipv6->is_v6()) {
+            return std::nullopt;
+        }
+    }
+    if (auto text = optional_string(entry, "endpoint", bad)) {
+        peer.endpoint = netlink::SocketAddress::parse(*text);
+        if (!peer.endpoint) {
+            return std::nullopt;
+        }
+    }
+    if (auto it = entry.find("introducer"); it != entry.end() && !it->is_null()) {
+        if (!it->is_boolean()) {
+            return std::nullopt;
+        }
+        peer.introducer = it->get<bool>();
+    }
+    if (auto it = entry.find("routable_networks"); it != entry.end() && !it->is_null()) {
+        if (!it->is_array() || it->size() > kMaxRoutableNetworksPerPeer) {
+            return std::nullopt;
+        }
+        for (const auto& network : *it) {
+            if (!network.is_string()) {
+                return std::nullopt;
+            }
+            auto prefix = netlink::Prefix::parse(network.get_ref<const std::string&>());
+            if (!prefix) {
+                return std::nullopt;
+            }
+            peer.routable_networks.push_back(*prefix);
+        }
+    }
+    if (auto text = optional_string(entry, "nat_type", bad)) {
+        peer.nat_type = parse_nat_type(*text).value_or(NatType::kUnknown);
+    }
+    auto it = entry.find("last_seen");
+    if (it == entry.end()) {
+        return std::nullopt;
+    }
+    const auto seconds = json_int64(*it);
+    if (!seconds || *seconds < 0 || *seconds > kMaxUnixSeconds) {
+        return std::nullopt;
+    }
+    peer.last_seen = Clock::time_point(std::chrono::seconds(*seconds));
+    if (bad || peer_rejection_reason(peer)) {
+        return std::nullopt;
+    }
+    return peer;
+}
+
+std::int64_t unix_seconds(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+// Creates every missing component of `dir` with mode 0700 (existing ones are left alone).
+void create_private_dirs(const std::filesystem::path& dir) {
+    std::filesystem::path partial;
+    for (const auto& component : dir) {
+        partial /= component;
+        if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+            throw file_error(errno, "could not create state directory", partial);
+        }
+    }
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+        throw file_error(errno, "could not stat state directory", dir);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        throw file_error(ENOTDIR, "state directory is not a directory:", dir);
+    }
+}
+
+void write_all(int fd, std::string_view data, const std::filesystem::path& path) {
+    while (!data.empty()) {
+        const ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw file_error(errno, "could not write", path);
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+// The file's bytes, or nullopt when it does not exist. `oversized` is set (and nothing
+// read) for a file over the cap; a non-regular file throws.
+std::optional<std::string> read_capped(const std::filesystem::path& path, bool& oversized) {
+    // O_NONBLOCK: a FIFO planted at the path must not hang the daemon at open().
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!fd.valid()) {
+        if (errno == ENOENT) {
+            return std::nullopt;
+        }
+        throw file_error(errno, "could not open peer cache", path);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        throw file_error(errno, "could not stat peer cache", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        throw file_error(EINVAL, "peer cache is not a regular file:", path);
+    }
+    oversized = static_cast<std::uint64_t>(st.st_size) > kMaxCacheFileBytes;
+    if (oversized) {
+        return std::string();
+    }
+    std::string data;
+    char buffer[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw file_error(errno, "could not read peer cache", path);
+        }
+        if (n == 0) {
+            break;
+        }
+        data.append(buffer, static_cast<std::size_t>(n));
+        // The file may grow after fstat(); the cap holds for what we actually read.
+        if (data.size() > kMaxCacheFileBytes) {
+            oversized = true;
+            return std::string();
+        }
+    }
+    return data;
+}
+
+}  // namespace
+
+CacheDocument parse_peer_cache(std::string_view bytes) {
+    CacheDocument doc;
+    std::string error;
+    auto json = parse_json_bounded(bytes, {kMaxCacheFileBytes, kMaxCacheJsonDepth}, error);
+    if (!json) {
+        doc.error = std::move(error);
+        return doc;
+    }
+    if (!json->is_object()) {
+        doc.error = "the top level is not a JSON object";
+        return doc;
+    }
+    if (auto it = json->find("updated_at"); it != json->end()) {
+        doc.updated_at = json_int64(*it).value_or(0);
+    }
+    auto peers = json->find("peers");
+    // The Go daemon writes "peers": null for an empty store.
+    if (peers == json->end() || peers->is_null()) {
+        return doc;
+    }
+    if (!peers->is_array()) {
+        doc.error = "\"peers\" is not an array";
+        return doc;
+    }
+    for (const auto& entry : *peers) {
+        if (auto peer = parse_entry(entry)) {
+            doc.peers.push_back(std::move(*peer));
+        } else {
+            ++doc.invalid;
+        }
+    }
+    return doc;
+}
+
+std::string serialize_peer_cache(const std::vector<Peer>& peers, Clock::time_point updated_at) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const Peer& peer : peers) {
+        nlohmann::ordered_json entry;
+        entry["wg_pubkey"] = peer.wg_pubkey.to_base64();
+        if (!peer.hostname.empty()) {
+            entry["hostname"] = peer.hostname;
+        }
+        entry["mesh_ip"] = peer.mesh_ip ? peer.mesh_ip->to_string() : "";
+        if (peer.mesh_ipv6) {
+            entry["mesh_ipv6"] = peer.mesh_ipv6->to_string();
+        }
+        entry["endpoint"] = peer.endpoint ? peer.endpoint->to_string() : "";
+        if (peer.introducer) {
+            entry["introducer"] = true;
+        }
+        if (!peer.routable_networks.empty()) {
+            auto& networks = entry["routable_networks"] = nlohmann::ordered_json::array();
+            for (const auto& prefix : peer.routable_networks) {
+                networks.push_back(prefix.to_string());
+            }
+        }
+        if (peer.nat_type != NatType::kUnknown) {
+            entry["nat_type"] = std::string(to_string(peer.nat_type));
+        }
+        entry["last_seen"] = unix_seconds(peer.last_seen);
+        list.push_back(std::move(entry));
+    }
+    nlohmann::ordered_json doc;
+    doc["peers"] = std::move(list);
+    doc["updated_at"] = unix_seconds(updated_at);
+    doc["version"] = kCacheFormatVersion;
+    return doc.dump(2) + "\n";
+}
+
+PeerCache::PeerCache(std::filesystem::path state_dir, std::string interface, CacheLogFn log)
+    : state_dir_(std::move(state_dir)), interface_(std::move(interface)), log_(std::move(log)) {
+    require_valid_interface_name(interface_);
+    if (state_dir_.empty()) {
+        throw std::invalid_argument("empty state directory for the peer cache");
+    }
+    path_ = file_path(state_dir_, interface_);
+}
+
+std::filesystem::path PeerCache::file_path(const std::filesystem::path& state_dir,
+                                           std::string_view interface) {
+    return state_dir / (std::string(interface) + "-peers.json");
+}
+
+std::filesystem::path PeerCache::temp_path() const {
+    return path_.string() + ".tmp";
+}
+
+void PeerCache::log(std::string_view line) const {
+    if (log_) {
+        log_(line);
+    } else {
+        std::cerr << line << "\n";
+    }
+}
+
+void PeerCache::save(const std::vector<Peer>& peers, Clock::time_point now) const {
+    const std::string data = serialize_peer_cache(peers, now);
+    std::lock_guard lock(save_mutex_);
+    create_private_dirs(state_dir_);
+    const std::filesystem::path temp = temp_path();
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+    Fd fd(::open(temp.c_str(), flags, 0600));
+    if (!fd.valid() && errno == EEXIST) {
+        // A crash between create and rename left it behind; it never holds the only copy.
+        ::unlink(temp.c_str());
+        fd = Fd(::open(temp.c_str(), flags, 0600));
+    }
+    if (!fd.valid()) {
+        throw file_error(errno, "could not create", temp);
+    }
+    struct Unlinker {
+        const std::filesystem::path* path;
+        ~Unlinker() {
+            if (path) {
+                ::unlink(path->c_str());
+            }
+        }
+    } cleanup{&temp};
+    // The umask could only have narrowed 0600; make the mode exact.
+    if (::fchmod(fd.get(), 0600) != 0) {
+        throw file_error(errno, "could not chmod", temp);
+    }
+    write_all(fd.get(), data, temp);
+    if (::fsync(fd.get()) != 0) {
+        throw file_error(errno, "could not fsync", temp);
+    }
+    if (const int err = fd.close_checked(); err != 0) {
+        throw file_error(err, "could not close", temp);
+    }
+    if (before_rename_) {
+        before_rename_(temp);
+    }
+    if (::rename(temp.c_str(), path_.c_str()) != 0) {
+        throw file_error(errno, "could not rename " + temp.string() + " to", path_);
+    }
+    cleanup.path = nullptr;
+    Fd dir(::open(state_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid() || ::fsync(dir.get()) != 0) {
+        throw file_error(errno, "could not fsync directory", state_dir_);
+    }
+}
+
+CacheFileState PeerCache::read() const {
+    CacheFileState state;
+    bool oversized = false;
+    auto bytes = read_capped(path_, oversized);
+    if (!bytes) {
+        state.status = CacheFileState::Status::kMissing;
+        return state;
+    }
+    if (oversized) {
+        state.status = CacheFileState::Status::kCorrupt;
+        state.error = "larger than " + std::to_string(kMaxCacheFileBytes) + " bytes";
+        return state;
+    }
+    state.document = parse_peer_cache(*bytes);
+    if (state.document.error) {
+        state.status = CacheFileState::Status::kCorrupt;
+        state.error = *state.document.error;
+        return state;
+    }
+    state.status = CacheFileState::Status::kOk;
+    return state;
+}
+
+CacheRestoreReport PeerCache::restore(PeerStore& store, Clock::time_point now) const {
+    CacheRestoreReport report;
+    CacheFileState state;
+    try {
+        state = read();
+    } catch (const std::system_error& e) {
+        log(std::string("peer cache: ") + e.what() + "; starting with no cached peers");
+        return report;
+    }
+    if (state.status == CacheFileState::Status::kMissing) {
+        report.file_missing = true;
+        return report;
+    }
+    if (state.status == CacheFileState::Status::kCorrupt) {
+        const std::string aside = path_.string() + ".corrupt";
+        if (::rename(path_.c_str(), aside.c_str()) == 0) {
+            report.moved_aside = true;
+            log("peer cache " + path_.string() + " is corrupt (" + state.error + "); moved it to " +
+                aside + " and starting with no cached peers");
+        } else {
+            const std::error_code ec(errno, std::generic_category());
+            log("peer cache " + path_.string() + " is corrupt (" + state.error +
+                ") and could not be moved to " + aside + ": " + ec.message() +
+                "; starting with no cached peers");
+        }
+        return report;
+    }
+    report.invalid = state.document.invalid;
+    for (Peer& peer : state.document.peers) {
+        if (now - peer.last_seen > kCacheMaxAge) {
+            ++report.expired;
+            continue;
+        }
+        if (store.update(std::move(peer), kCacheMethod).accepted()) {
+            ++report.restored;
+        } else {
+            ++report.rejected;
+        }
+    }
+    log("peer cache " + path_.string() + ": restored " + std::to_string(report.restored) +
+        " peers, skipped " + std::to_string(report.expired) + " older than 24 h, " +
+        std::to_string(report.invalid) + " invalid, " + std::to_string(report.rejected) +
+        " refused by the store");
+    return report;
+}
+
+PeerCacheSaver::PeerCacheSaver(const PeerCache& cache, const PeerStore& store,
+                               std::chrono::milliseconds interval, CacheLogFn log)
+    : cache_(cache), store_(store), interval_(interval), log_(std::move(log)) {
+    thread_ = std::thread([this] { run(); });
+}
+
+PeerCacheSaver::~PeerCacheSaver() {
+    stop();
+}
+
+void PeerCacheSaver::run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        if (wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+            return;
+        }
+        lock.unlock();
+        save_once();
+        lock.lock();
+    }
+}
+
+void PeerCacheSaver::save_once() {
+    try {
+        cache_.save(store_);
+        std::lock_guard lock(mutex_);
+        ++saves_;
+    } catch (const std::exception& e) {
+        {
+            std::lock_guard lock(mutex_);
+            ++failures_;
+        }
+        const std::string line = std::string("peer cache: save failed: ") + e.what();
+        if (log_) {
+            log_(line);
+        } else {
+            std::cerr << line << "\n";
+        }
+    }
+}
+
+void PeerCacheSaver::stop() {
+    std::thread thread;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopped_) {
+            return;
+        }
+        stopped_ = true;
+        stopping_ = true;
+        thread = std::move(thread_);
+    }
+    wake_.notify_all();
+    if (thread.joinable()) {
+        thread.join();
+    }
+    save_once();
+}
+
+std::size_t PeerCacheSaver::saves() const {
+    std::lock_guard lock(mutex_);
+    return saves_;
+}
+
+std::size_t PeerCacheSaver::failures() const {
+    std::lock_guard lock(mutex_);
+    return failures_;
+}
+
+}  // namespace wgmesh::mesh

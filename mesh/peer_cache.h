@@ -1,0 +1,151 @@
+// The peer cache (SPEC section 5): `<state-dir>/<iface>-peers.json`, the same file the Go
+// daemon reads and writes, saved atomically and durably, restored at startup through the
+// store with the "cache" method so that restored peers keep their last_seen.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "mesh/peer.h"
+#include "mesh/peer_store.h"
+
+namespace wgmesh::mesh {
+
+inline constexpr std::size_t kMaxCacheFileBytes = 16 * 1024 * 1024;
+inline constexpr std::size_t kMaxCacheJsonDepth = 64;
+inline constexpr int kCacheFormatVersion = 1;
+inline constexpr auto kCacheSaveInterval = std::chrono::minutes(5);
+inline constexpr auto kCacheMaxAge = std::chrono::hours(24);
+inline constexpr std::string_view kDefaultStateDir = "/var/lib/wgmesh";
+
+// A whole cache document as read from bytes. `error` is set when the document as a whole
+// is unusable (oversized, not JSON, too deep, not an object, "peers" neither an array nor
+// null); then `peers` is empty. Otherwise every entry that is not a valid peer is skipped
+// and counted in `invalid`.
+struct CacheDocument {
+    std::vector<Peer> peers;  // last_seen from the file; discovered_via/endpoint_method empty
+    std::size_t invalid = 0;
+    std::int64_t updated_at = 0;  // unix seconds; 0 when absent or not an integer
+    std::optional<std::string> error;
+};
+
+// Pure and total: any byte string gives a CacheDocument, never an exception or a crash.
+// Entries need a valid wg_pubkey and an integer last_seen in [0, year 2200]; mesh_ip must
+// be IPv4 and mesh_ipv6 IPv6 when present and non-empty; endpoint an "ip:port" literal;
+// routable_networks CIDRs ("default" allowed); hostname printable ASCII; introducer a
+// bool. An unrecognised nat_type string reads as unknown (forward compatibility).
+// Unknown fields are ignored.
+CacheDocument parse_peer_cache(std::string_view bytes);
+
+// The file schema with "version": 1, optional fields omitted when empty, mesh_ip and
+// endpoint always present (as "" when unknown) like the Go daemon writes them, peers in
+// the given order.
+std::string serialize_peer_cache(const std::vector<Peer>& peers, Clock::time_point updated_at);
+
+using CacheLogFn = std::function<void(std::string_view line)>;
+
+struct CacheRestoreReport {
+    bool file_missing = false;
+    bool moved_aside = false;  // the file was corrupt or oversized and is now `.corrupt`
+    std::size_t restored = 0;
+    std::size_t expired = 0;   // older than 24 h
+    std::size_t invalid = 0;   // skipped while parsing
+    std::size_t rejected = 0;  // refused by the store (full, or failed its validation)
+};
+
+// What a read-only look at the cache file found.
+struct CacheFileState {
+    enum class Status { kMissing, kOk, kCorrupt } status = Status::kMissing;
+    CacheDocument document;  // for kOk
+    std::string error;       // for kCorrupt
+};
+
+class PeerCache {
+  public:
+    // Throws std::invalid_argument for an invalid interface name. `log` receives one line
+    // per notable event (corrupt file moved aside, restore summary); it defaults to stderr.
+    PeerCache(std::filesystem::path state_dir, std::string interface, CacheLogFn log = {});
+
+    static std::filesystem::path file_path(const std::filesystem::path& state_dir,
+                                           std::string_view interface);
+    const std::filesystem::path& path() const { return path_; }
+    // The temporary file a save writes before renaming it over path().
+    std::filesystem::path temp_path() const;
+
+    // Atomic and durable: creates the state dir (0700) if needed, writes temp_path()
+    // (O_CREAT|O_EXCL, 0600; a leftover from a crash is removed first), fsyncs it, renames
+    // it over path() and fsyncs the directory. Throws std::system_error naming the file.
+    void save(const std::vector<Peer>& peers, Clock::time_point now) const;
+    void save(const PeerStore& store) const { save(store.all(), store.now()); }
+
+    // Read-only: never moves or changes anything (what `wgmesh cache show` uses). Errors
+    // other than a missing file (permissions, I/O) throw std::system_error.
+    CacheFileState read() const;
+
+    // Startup restore: entries whose last_seen is at most 24 h before `now` go into the
+    // store with the "cache" method (an entry exactly 24 h old is kept). A corrupt or
+    // oversized file is renamed to `<name>.corrupt` with one log line; the store stays
+    // as it was.
+    CacheRestoreReport restore(PeerStore& store, Clock::time_point now) const;
+    CacheRestoreReport restore(PeerStore& store) const { return restore(store, store.now()); }
+
+    // Test hook: runs after the temporary file is written and synced, before the rename.
+    // Throwing from it (or dying in it) simulates a crash at the worst moment.
+    void set_before_rename_hook(std::function<void(const std::filesystem::path&)> hook) {
+        before_rename_ = std::move(hook);
+    }
+
+  private:
+    void log(std::string_view line) const;
+
+    std::filesystem::path state_dir_;
+    std::string interface_;
+    std::filesystem::path path_;
+    CacheLogFn log_;
+    std::function<void(const std::filesystem::path&)> before_rename_;
+    mutable std::mutex save_mutex_;  // one writer of temp_path() at a time
+};
+
+// Saves the store every `interval` on its own thread and once more in stop(). Failures
+// are logged through the cache's log and counted; they never stop the thread.
+class PeerCacheSaver {
+  public:
+    PeerCacheSaver(const PeerCache& cache, const PeerStore& store,
+                   std::chrono::milliseconds interval = kCacheSaveInterval, CacheLogFn log = {});
+    ~PeerCacheSaver();  // stop()
+    PeerCacheSaver(const PeerCacheSaver&) = delete;
+    PeerCacheSaver& operator=(const PeerCacheSaver&) = delete;
+
+    // Wakes the thread at once, joins it, then saves a final time. Idempotent.
+    void stop();
+    std::size_t saves() const;
+    std::size_t failures() const;
+
+  private:
+    void run();
+    void save_once();
+
+    const PeerCache& cache_;
+    const PeerStore& store_;
+    const std::chrono::milliseconds interval_;
+    CacheLogFn log_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    bool stopped_ = false;
+    std::size_t saves_ = 0;
+    std::size_t failures_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace wgmesh::mesh
