@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
+#include <tuple>
 
 #include "netlink/link.h"
 
@@ -229,6 +230,17 @@ RouteSyncReport KernelRouteTable::sync(const std::vector<Route>& desired) {
     if (diff.empty()) {
         return report;
     }
+
+    // Grouped by gateway: the kernel hashes IPv4 route nexthops (fib_info) without the
+    // gateway, so routes through many gateways share one hash chain, and each insert walks
+    // it until its gateway's entry, which a new entry joins at the head. Consecutive routes
+    // through one gateway find it first; interleaved ones walk the whole chain (on a 6.x
+    // kernel with 1000 gateways, about half the cost of a full sync).
+    const auto by_gateway = [](const Route& a, const Route& b) {
+        return std::tie(a.gateway, a.destination) < std::tie(b.gateway, b.destination);
+    };
+    std::sort(diff.add.begin(), diff.add.end(), by_gateway);
+    std::sort(diff.change.begin(), diff.change.end(), by_gateway);
 
     MessageBatch batch;
     for (const Route& route : diff.add) {
