@@ -1,12 +1,240 @@
-#include <iostream>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mesh/secret.h"
+#include "service/installer.h"
+#include "service/process_executor.h"
+#include "service/service_paths.h"
+#include "service/unit_file.h"
 #include "tools/wgmesh/commands.h"
+#include "tools/wgmesh/flags.h"
+#include "tools/wgmesh/join_flags.h"
 
 namespace wgmesh::cli {
 
-int run_service(Args) {
-    std::cerr << "wgmesh service: not available in this build yet\n";
-    return 1;
+namespace {
+
+// A secret is a short string; anything larger is not one.
+constexpr std::size_t kMaxSecretInputBytes = 64 * 1024;
+// `wgmesh service status` exits like `systemctl is-active`: 0 active, 3 otherwise.
+constexpr int kExitNotActive = 3;
+
+constexpr const char* kUsage =
+    "Usage: wgmesh service unit [JOIN FLAGS] [--binary PATH]\n"
+    "       wgmesh service install [JOIN FLAGS] [--binary PATH] [--secret-file FILE]\n"
+    "                              [--root DIR] [--no-start]\n"
+    "       wgmesh service uninstall [--root DIR]\n"
+    "       wgmesh service status [--root DIR]\n"
+    "\n"
+    "unit prints the hardened systemd unit that runs 'wgmesh join' with the given flags.\n"
+    "install writes it to /etc/systemd/system/wgmesh.service, the secret (from\n"
+    "--secret-file, else $WGMESH_SECRET, else stdin) to /etc/wgmesh/secret.env (0600),\n"
+    "creates /var/lib/wgmesh, names route protocol N 'wgmesh' in\n"
+    "/etc/iproute2/rt_protos.d/wgmesh.conf, then runs systemctl daemon-reload, enable and\n"
+    "start (restart when the unit or secret changed). uninstall stops, disables and removes\n"
+    "the unit and the secret; the state directory is kept. status shows 'systemctl\n"
+    "is-active' and exits 0 when active, 3 otherwise.\n"
+    "\n"
+    "ExecStart= runs the binary given by --binary, by default this very binary (its\n"
+    "resolved path), or /usr/local/bin/wgmesh with --root.\n"
+    "--root DIR writes under DIR for packaging and images: systemctl is only asked to\n"
+    "enable/disable there (systemctl --root=DIR), nothing is started or stopped.\n";
+
+std::vector<FlagSpec> service_flag_specs(std::string_view subcommand) {
+    std::vector<FlagSpec> specs;
+    if (subcommand == "unit" || subcommand == "install") {
+        specs = join_flag_specs();
+        specs.push_back({"binary", "PATH", "program for ExecStart= (see below)"});
+    }
+    if (subcommand == "install") {
+        specs.push_back({"secret-file", "FILE", "read the mesh secret from FILE"});
+        specs.push_back({"no-start", "", "install and enable, but do not start"});
+    }
+    if (subcommand != "unit") {
+        specs.push_back({"root", "DIR", "operate on the tree under DIR (packaging)"});
+    }
+    return specs;
+}
+
+std::string binary_path(const Flags& flags) {
+    if (const auto binary = flags.value("binary")) {
+        return *binary;
+    }
+    if (flags.has("root")) {
+        return std::string(service::kDefaultBinary);
+    }
+    // The unit then starts the very program that wrote it.
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string(service::kDefaultBinary) : self.string();
+}
+
+std::string read_limited(std::istream& in, const std::string& what) {
+    std::string text;
+    char buffer[4096];
+    while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+        text.append(buffer, static_cast<std::size_t>(in.gcount()));
+        if (text.size() > kMaxSecretInputBytes) {
+            throw std::runtime_error(what + " is larger than " +
+                                     std::to_string(kMaxSecretInputBytes) +
+                                     " bytes: not a mesh secret");
+        }
+    }
+    return text;
+}
+
+// --secret-file, else $WGMESH_SECRET, else stdin when it is not a terminal. The variable is
+// removed afterwards so that no program we start inherits it.
+std::string read_secret(const Flags& flags) {
+    std::string raw;
+    const std::string variable(service::kSecretVariable);
+    if (const auto file = flags.value("secret-file")) {
+        std::ifstream in(*file, std::ios::binary);
+        if (!in) {
+            throw std::runtime_error("cannot read the secret file " + *file);
+        }
+        raw = read_limited(in, *file);
+    } else if (const char* env = std::getenv(variable.c_str())) {
+        raw = env;
+    } else if (isatty(STDIN_FILENO) == 0) {
+        raw = read_limited(std::cin, "standard input");
+    } else {
+        throw UsageError("no mesh secret: pass --secret-file FILE, set " + variable +
+                         ", or pipe it on standard input");
+    }
+    unsetenv(variable.c_str());
+    return mesh::parse_secret(raw);
+}
+
+std::filesystem::path root_of(const Flags& flags) {
+    const auto root = flags.value("root");
+    if (!root) {
+        return "/";
+    }
+    std::error_code ec;
+    if (root->empty() || !std::filesystem::is_directory(*root, ec)) {
+        throw UsageError("--root '" + *root + "' is not an existing directory");
+    }
+    return *root;
+}
+
+service::ManagerMode mode_of(const Flags& flags) {
+    return flags.has("root") ? service::ManagerMode::kOffline : service::ManagerMode::kLive;
+}
+
+int run_unit(const Flags& flags) {
+    const auto options = join_options_from_flags(flags);
+    try {
+        std::cout << service::generate_unit(options, binary_path(flags));
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    return 0;
+}
+
+int run_install(const Flags& flags) {
+    const auto options = join_options_from_flags(flags);
+    const std::string binary = binary_path(flags);
+    try {
+        service::generate_unit(options, binary);  // every check, before the secret is read
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    if (!flags.has("root") && access(binary.c_str(), X_OK) != 0) {
+        throw UsageError("--binary '" + binary + "' is not an executable file");
+    }
+    const std::string secret = read_secret(flags);
+    service::ProcessExecutor executor;
+    service::ServiceInstaller installer(executor, root_of(flags), mode_of(flags));
+    const bool start = !flags.has("no-start") && !flags.has("root");
+    const auto result = installer.install(options, binary, secret, start);
+
+    std::cout << "Installed " << service::kUnitFile << " and " << service::kSecretEnvFile
+              << " (0600)" << (flags.has("root") ? " under " + *flags.value("root") : "")
+              << "; enabled.\n";
+    if (!result.start_verb.empty()) {
+        std::cout << (result.start_verb == "restart" ? "Restarted " : "Started ")
+                  << service::kUnitName << ".\n";
+    } else if (!flags.has("root") && (result.unit_changed || result.secret_changed)) {
+        std::cout << "Not started (--no-start). Run 'systemctl restart " << service::kUnitName
+                  << "' to apply the changes to a running service.\n";
+    }
+    return 0;
+}
+
+int run_uninstall(const Flags& flags) {
+    service::ProcessExecutor executor;
+    service::ServiceInstaller installer(executor, root_of(flags), mode_of(flags));
+    const auto result = installer.uninstall();
+    if (!result.unit_removed && !result.secret_removed) {
+        std::cout << service::kUnitName << " was not installed; nothing to remove.\n";
+    } else {
+        std::cout << "Removed " << service::kUnitName << " and its secret; the state in "
+                  << service::kDefaultStateDir << " is kept.\n";
+    }
+    return 0;
+}
+
+int run_status(const Flags& flags) {
+    service::ProcessExecutor executor;
+    service::ServiceInstaller installer(executor, root_of(flags), mode_of(flags));
+    const auto status = installer.status();
+    std::cout << service::kUnitName << ": " << status.state_text << " (" << status.enabled_text
+              << ")\n"
+              << "unit:   " << service::kUnitFile
+              << (status.unit_installed ? "" : " (not installed)") << "\n"
+              << "secret: " << service::kSecretEnvFile
+              << (status.secret_installed ? "" : " (not installed)") << "\n";
+    const bool healthy =
+        flags.has("root") ? status.unit_installed : status.state == service::ServiceState::kActive;
+    return healthy ? 0 : kExitNotActive;
+}
+
+}  // namespace
+
+int run_service(Args args) {
+    if (args.empty()) {
+        throw UsageError("missing subcommand: unit, install, uninstall or status");
+    }
+    const std::string& subcommand = args.front();
+    if (subcommand == "--help" || subcommand == "-h" || subcommand == "help") {
+        std::cout << kUsage;
+        return 0;
+    }
+    if (subcommand != "unit" && subcommand != "install" && subcommand != "uninstall" &&
+        subcommand != "status") {
+        throw UsageError("unknown subcommand '" + subcommand +
+                         "': expected unit, install, uninstall or status");
+    }
+    const auto specs = service_flag_specs(subcommand);
+    const Flags flags(args.subspan(1), specs);
+    if (flags.help_requested()) {
+        std::cout << kUsage << "\nFlags of 'wgmesh service " << subcommand << "':\n"
+                  << describe_flags(specs);
+        return 0;
+    }
+    if (!flags.positional().empty()) {
+        throw UsageError("unexpected argument '" + flags.positional().front() + "'");
+    }
+    if (subcommand == "unit") {
+        return run_unit(flags);
+    }
+    if (subcommand == "install") {
+        return run_install(flags);
+    }
+    if (subcommand == "uninstall") {
+        return run_uninstall(flags);
+    }
+    return run_status(flags);
 }
 
 }  // namespace wgmesh::cli
