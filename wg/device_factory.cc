@@ -1,0 +1,244 @@
+#include "wg/device_factory.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "netlink/link.h"
+#include "netlink/socket.h"
+#include "wg/interface_name.h"
+#include "wg/kernel_backend.h"
+
+extern char** environ;
+
+namespace wgmesh::wg {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kPollInterval = std::chrono::milliseconds(20);
+// How long a userspace daemon gets to exit by itself once its TUN device is gone.
+constexpr auto kExitGrace = std::chrono::seconds(3);
+
+std::string socket_path(const std::string& name, const DeviceOptions& options) {
+    return options.socket_directory + "/" + name + ".sock";
+}
+
+std::vector<std::string> read_cmdline(const std::filesystem::path& proc_dir) {
+    std::ifstream in(proc_dir / "cmdline", std::ios::binary);
+    std::vector<std::string> argv;
+    for (std::string arg; std::getline(in, arg, '\0');)
+        argv.push_back(arg);
+    return argv;
+}
+
+// Only a process in our own network namespace may be stopped: the socket directory is shared
+// with every other namespace, where an interface of the same name may live.
+bool in_our_network_namespace(pid_t pid) {
+    struct stat ours {};
+    struct stat theirs {};
+    const std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
+    return stat("/proc/thread-self/ns/net", &ours) == 0 && stat(path.c_str(), &theirs) == 0 &&
+           ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev;
+}
+
+// The userspace daemons serving `name` in this namespace: processes of `program` whose last
+// argument is the interface name. wireguard-go's daemon keeps the argv of the launcher we
+// started, which has exited by then, so the pid must be found rather than remembered; this
+// also finds the daemon of an interface adopted after a restart.
+std::vector<pid_t> userspace_pids(const std::string& name, const std::string& program) {
+    const std::string program_name = std::filesystem::path(program).filename();
+    std::vector<pid_t> pids;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string pid_text = entry.path().filename();
+        if (pid_text.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        const auto argv = read_cmdline(entry.path());
+        if (argv.size() < 2 || argv.back() != name ||
+            std::filesystem::path(argv.front()).filename() != program_name)
+            continue;
+        const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+        if (pid != getpid() && in_our_network_namespace(pid))
+            pids.push_back(pid);
+    }
+    return pids;
+}
+
+// A zombie counts as gone: the daemon's parent has exited, and whether init reaps it soon is
+// out of our hands.
+bool process_alive(pid_t pid) {
+    waitpid(pid, nullptr, WNOHANG);  // reaps it if it happens to be our child
+    std::ifstream stat_file("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat_file, line))
+        return false;
+    // "pid (comm) state ...": comm may contain spaces and parentheses, the state follows the
+    // last ')'.
+    const auto paren = line.rfind(')');
+    return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z' &&
+           line[paren + 2] != 'X';
+}
+
+bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    while (process_alive(pid)) {
+        if (Clock::now() >= deadline)
+            return false;
+        std::this_thread::sleep_for(kPollInterval);
+    }
+    return true;
+}
+
+// Runs `program name` and waits for the launcher to exit (wireguard-go daemonizes).
+void start_userspace(const std::string& name, const DeviceOptions& options) {
+    std::vector<std::string> argv_text = {options.userspace_program, name};
+    std::vector<char*> argv;
+    for (auto& arg : argv_text)
+        argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    const int rc = posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+    if (rc != 0) {
+        throw std::system_error(
+            rc, std::generic_category(),
+            "cannot start userspace WireGuard '" + options.userspace_program + "' for " + name);
+    }
+    const auto deadline = Clock::now() + options.start_timeout;
+    int status = 0;
+    for (;;) {
+        const pid_t done = waitpid(pid, &status, WNOHANG);
+        if (done == pid)
+            break;
+        if (done < 0 && errno != EINTR) {
+            throw std::system_error(errno, std::generic_category(),
+                                    "waiting for '" + options.userspace_program + "'");
+        }
+        if (Clock::now() >= deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            throw std::runtime_error("userspace WireGuard '" + options.userspace_program +
+                                     "' for " + name + " did not finish starting within " +
+                                     std::to_string(options.start_timeout.count()) + " ms");
+        }
+        std::this_thread::sleep_for(kPollInterval);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        const std::string how = WIFEXITED(status)
+                                    ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                    : "was killed by signal " + std::to_string(WTERMSIG(status));
+        throw std::runtime_error("userspace WireGuard '" + options.userspace_program + "' for " +
+                                 name + " " + how + " (its reason is on stderr)");
+    }
+}
+
+void wait_for_socket(const std::string& name, const DeviceOptions& options) {
+    const std::string path = socket_path(name, options);
+    const auto deadline = Clock::now() + options.start_timeout;
+    while (!UapiDevice::socket_answers(path)) {
+        if (Clock::now() >= deadline) {
+            throw std::runtime_error("userspace WireGuard '" + options.userspace_program +
+                                     "' for " + name + " started but " + path + " does not answer");
+        }
+        std::this_thread::sleep_for(kPollInterval);
+    }
+}
+
+std::unique_ptr<WireGuardDevice> open_backend(const std::string& name, Backend backend,
+                                              const DeviceOptions& options) {
+    if (backend == Backend::kUserspace)
+        return std::make_unique<UapiDevice>(name, options.socket_directory);
+    return std::make_unique<KernelDevice>(name);
+}
+
+}  // namespace
+
+Backend detect_backend(const std::string& name, const DeviceOptions& options) {
+    require_valid_interface_name(name);
+    return UapiDevice::socket_answers(socket_path(name, options)) ? Backend::kUserspace
+                                                                  : Backend::kKernel;
+}
+
+std::unique_ptr<WireGuardDevice> open_device(const std::string& name,
+                                             const DeviceOptions& options) {
+    return open_backend(name, detect_backend(name, options), options);
+}
+
+EnsuredInterface ensure_interface(const std::string& name, const DeviceOptions& options) {
+    require_valid_interface_name(name);
+    netlink::NetlinkSocket rtnl(NETLINK_ROUTE);
+    const std::string path = socket_path(name, options);
+    const bool socket_answers = UapiDevice::socket_answers(path);
+    EnsuredInterface result;
+
+    if (const auto link = netlink::find_link(rtnl, name)) {
+        if (socket_answers) {
+            result.backend = Backend::kUserspace;
+        } else if (link->kind == "wireguard") {
+            result.backend = Backend::kKernel;
+        } else {
+            throw std::runtime_error("interface " + name + " exists but is not WireGuard (kind '" +
+                                     link->kind + "') and no userspace implementation answers on " +
+                                     path);
+        }
+    } else {
+        if (socket_answers) {
+            // The socket directory is shared by every network namespace.
+            throw std::runtime_error("interface " + name + " does not exist here, but " + path +
+                                     " is served by an interface of that name in another "
+                                     "network namespace");
+        }
+        try {
+            netlink::create_link(rtnl, name, "wireguard");
+            result.backend = Backend::kKernel;
+        } catch (const std::system_error& e) {
+            if (e.code().value() != EOPNOTSUPP)
+                throw;
+            // "Unknown device type": this kernel has no WireGuard module.
+            start_userspace(name, options);
+            wait_for_socket(name, options);
+            result.backend = Backend::kUserspace;
+        }
+        result.created = true;
+    }
+    netlink::set_link_up(rtnl, name, true);
+    result.device = open_backend(name, result.backend, options);
+    return result;
+}
+
+bool remove_interface(const std::string& name, const DeviceOptions& options) {
+    require_valid_interface_name(name);
+    netlink::NetlinkSocket rtnl(NETLINK_ROUTE);
+    const bool existed = netlink::find_link(rtnl, name).has_value();
+    // SIGTERM first: wireguard-go then closes its TUN device and removes its socket itself.
+    const auto pids = userspace_pids(name, options.userspace_program);
+    for (const pid_t pid : pids)
+        kill(pid, SIGTERM);
+    for (const pid_t pid : pids) {
+        if (!wait_until_gone(pid, kExitGrace)) {
+            kill(pid, SIGKILL);
+            wait_until_gone(pid, kExitGrace);
+        }
+    }
+    netlink::delete_link(rtnl, name);
+    // A killed daemon leaves its socket behind; like wg(8), drop it once nobody answers.
+    const std::string path = socket_path(name, options);
+    if (!pids.empty() && !UapiDevice::socket_answers(path))
+        unlink(path.c_str());
+    return existed || !pids.empty();
+}
+
+}  // namespace wgmesh::wg

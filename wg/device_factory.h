@@ -1,0 +1,59 @@
+// Finding, creating and removing WireGuard interfaces, and choosing the backend that drives
+// them, the way wg(8) and wg-quick(8) do.
+//
+// Userspace implementation: started WITHOUT a shell (posix_spawnp, argv = {program, name})
+// in its default background mode. wireguard-go then creates the TUN device and the UAPI
+// socket, forks its daemon and the process we started exits; we wait for that exit and for
+// the socket to answer (bounded). Background mode is deliberate: the interface outlives a
+// wgmesh restart exactly like a kernel interface does, and the next start adopts it.
+// remove_interface() deletes the link, which makes wireguard-go exit, and terminates the
+// daemon (found through the socket's SO_PEERCRED) if it is still there.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "wg/device.h"
+#include "wg/uapi_backend.h"
+
+namespace wgmesh::wg {
+
+enum class Backend { kKernel, kUserspace };
+
+struct DeviceOptions {
+    // Where userspace implementations put <iface>.sock (wireguard-go: /var/run/wireguard).
+    std::string socket_directory = UapiDevice::kDefaultSocketDirectory;
+    // `--userspace`: program name (looked up in PATH) or path.
+    std::string userspace_program = "wireguard-go";
+    // How long a started userspace implementation may take until its socket answers.
+    std::chrono::milliseconds start_timeout{10000};
+};
+
+// Like wg(8): the UAPI backend when <socket_directory>/<name>.sock accepts a connection,
+// else the kernel backend (which throws std::system_error ENOENT without the module).
+std::unique_ptr<WireGuardDevice> open_device(const std::string& name,
+                                             const DeviceOptions& options = {});
+Backend detect_backend(const std::string& name, const DeviceOptions& options = {});
+
+struct EnsuredInterface {
+    std::unique_ptr<WireGuardDevice> device;
+    Backend backend = Backend::kKernel;
+    bool created = false;  // false: an existing interface was adopted
+};
+
+// Makes sure the WireGuard interface `name` exists in the current network namespace and is
+// up, and opens it:
+//  - an existing kernel WireGuard link, or a link whose UAPI socket answers, is adopted;
+//  - otherwise RTM_NEWLINK kind "wireguard" creates it;
+//  - when the kernel has no WireGuard (EOPNOTSUPP), options.userspace_program is started.
+// Throws std::system_error / std::runtime_error naming the interface: a link of that name that
+// is not WireGuard, a socket of that name owned by another namespace, a userspace program
+// that is missing, fails or does not answer within options.start_timeout.
+EnsuredInterface ensure_interface(const std::string& name, const DeviceOptions& options = {});
+
+// Deletes the interface (kernel link or userspace TUN) and stops the userspace process
+// serving it, if any. Returns false when there was nothing to remove.
+bool remove_interface(const std::string& name, const DeviceOptions& options = {});
+
+}  // namespace wgmesh::wg
