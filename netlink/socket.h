@@ -76,7 +76,7 @@ class NetlinkSocket {
     // Opens and binds a socket of `protocol` (NETLINK_ROUTE, NETLINK_GENERIC); throws
     // std::system_error. Sets a large receive buffer, extended ACKs, capped ACKs and, when
     // the kernel has it, strict checking of dump requests (so dumps can be filtered in-kernel).
-    explicit NetlinkSocket(int protocol);
+    explicit NetlinkSocket(int protocol = NETLINK_ROUTE);
     ~NetlinkSocket();
     NetlinkSocket(NetlinkSocket&&) noexcept;
     NetlinkSocket& operator=(NetlinkSocket&&) noexcept;

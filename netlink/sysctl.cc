@@ -93,7 +93,7 @@ void write_sysctl(std::string_view key, std::string_view value,
         throw std::invalid_argument("invalid sysctl value for " + std::string(key));
     }
     const auto path = sysctl_path(key, proc_sys);
-    File file(path, O_WRONLY | O_CLOEXEC);
+    File file(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (file.fd() < 0) {
         throw file_error(path, "cannot open for writing");
     }

@@ -1,0 +1,290 @@
+// KernelRouteTable in a private namespace, with the kernel's routes read back through
+// `ip -j -N route show table all` after every operation.
+#include "netlink/route_table.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "tests/support/netns.h"
+
+namespace wgmesh::netlink {
+namespace {
+
+using test::TestNamespace;
+
+// One route as "dst via gateway dev D table T proto P metric M" (unset fields as ip omits them).
+std::multiset<std::string> kernel_routes(const TestNamespace& ns) {
+    const auto routes =
+        nlohmann::json::parse(ns.exec_checked({"ip", "-j", "-N", "route", "show", "table", "all"}));
+    std::multiset<std::string> out;
+    for (const auto& r : routes) {
+        const std::string table = r.contains("table") ? r["table"].get<std::string>() : "254";
+        if (table == "255") {
+            continue;  // local table: addresses, not routes anyone configures
+        }
+        std::string line = r.value("dst", "?");
+        if (r.contains("gateway")) {
+            line += " via " + r["gateway"].get<std::string>();
+        }
+        line += " dev " + r.value("dev", "?") + " table " + table + " proto " +
+                r.value("protocol", std::string("3"));
+        if (r.contains("metric")) {
+            line += " metric " + std::to_string(r["metric"].get<long>());
+        }
+        out.insert(line);
+    }
+    return out;
+}
+
+std::multiset<std::string> owned_lines(const TestNamespace& ns, const std::string& dev = "w0",
+                                       const std::string& table = "254") {
+    std::multiset<std::string> out;
+    for (const auto& line : kernel_routes(ns)) {
+        if (line.find(" dev " + dev + " table " + table + " proto 150") != std::string::npos) {
+            out.insert(line.substr(0, line.find(" dev ")));
+        }
+    }
+    return out;
+}
+
+Route route(const std::string& destination, const std::string& gateway) {
+    return Route{Prefix::parse_or_throw(destination), IpAddress::parse_or_throw(gateway)};
+}
+
+class RouteTableTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        WGMESH_REQUIRE_NETNS();
+        ns_ = std::make_unique<TestNamespace>("rt");
+        for (const auto& [dev, v4, v6] : {std::tuple{"w0", "192.168.60.1/24", "fd60::1/64"},
+                                          std::tuple{"o0", "192.168.61.1/24", "fd61::1/64"}}) {
+            const std::string peer = std::string(dev) + "p";
+            ns_->exec_checked({"ip", "link", "add", dev, "type", "veth", "peer", "name", peer});
+            ns_->exec_checked({"ip", "link", "set", dev, "up"});
+            ns_->exec_checked({"ip", "link", "set", peer, "up"});
+            ns_->exec_checked({"ip", "addr", "add", v4, "dev", dev});
+            ns_->exec_checked({"ip", "-6", "addr", "add", v6, "dev", dev, "nodad"});
+        }
+    }
+
+    // Routes nobody may touch: other protocols, other tables, other interfaces, and the
+    // same destinations as ours under other protocols and metrics.
+    void add_foreign_routes() {
+        std::string batch;
+        for (int i = 0; i < 50; ++i) {
+            const std::string n = std::to_string(i);
+            batch += "route add 10.200." + n + ".0/24 via 192.168.60.5 dev w0 proto static\n";
+            batch += "route add 10.201." + n + ".0/24 via 192.168.60.5 dev w0 proto boot\n";
+            batch += "route add 10.202." + n + ".0/24 via 192.168.60.5 dev w0 proto dhcp\n";
+            batch += "route add 10.203." + n + ".0/24 via 192.168.60.5 dev w0 proto kernel\n";
+            batch += "route add 10.1." + n + ".0/24 via 192.168.60.5 dev w0 proto 150 table 1000\n";
+            batch += "route add 10.210." + n + ".0/24 via 192.168.61.5 dev o0 proto 150\n";
+            batch +=
+                "route add 10.1." + n + ".0/24 via 192.168.60.6 dev w0 proto static metric 50\n";
+            batch += "route add fd99:" + n + "::/64 via fd60::5 dev w0 proto 151\n";
+        }
+        batch += "route add 10.77.0.0/16 via 192.168.60.7 dev w0 proto 150 metric 10 table 1000\n";
+        ns_->exec_checked({"ip", "-batch", "-"}, batch);
+    }
+
+    std::unique_ptr<TestNamespace> ns_;
+};
+
+TEST_F(RouteTableTest, AddsChangesAndRemovesOwnedRoutesOnly) {
+    add_foreign_routes();
+    const auto foreign = kernel_routes(*ns_);
+    auto scope = ns_->enter();
+    KernelRouteTable table("w0", 254, 150);
+
+    auto report =
+        table.sync({route("10.1.1.0/24", "192.168.60.2"), route("10.2.0.0/16", "192.168.60.3"),
+                    route("fd01::/64", "fd60::2"), route("0.0.0.0/0", "192.168.60.4")});
+    EXPECT_TRUE(report.failures.empty());
+    EXPECT_EQ(report.added, 4u);
+    EXPECT_EQ(owned_lines(*ns_), (std::multiset<std::string>{
+                                     "10.1.1.0/24 via 192.168.60.2", "10.2.0.0/16 via 192.168.60.3",
+                                     "fd01::/64 via fd60::2", "default via 192.168.60.4"}));
+
+    // Gateway change, one removal, one addition.
+    report = table.sync({route("10.1.1.0/24", "192.168.60.9"), route("fd01::/64", "fd60::2"),
+                         route("fd02::/48", "fd60::3"), route("0.0.0.0/0", "192.168.60.4")});
+    EXPECT_TRUE(report.failures.empty());
+    EXPECT_EQ(owned_lines(*ns_),
+              (std::multiset<std::string>{"10.1.1.0/24 via 192.168.60.9", "fd01::/64 via fd60::2",
+                                          "fd02::/48 via fd60::3", "default via 192.168.60.4"}));
+    const auto dumped = table.dump_owned();
+    EXPECT_EQ(dumped.size(), 4u);
+
+    report = table.flush();
+    EXPECT_TRUE(report.failures.empty());
+    EXPECT_EQ(report.removed, 4u);
+    EXPECT_TRUE(owned_lines(*ns_).empty());
+    EXPECT_TRUE(table.dump_owned().empty());
+    // Every foreign route is exactly as before.
+    EXPECT_EQ(kernel_routes(*ns_), foreign);
+}
+
+TEST_F(RouteTableTest, DestinationHeldByAForeignRouteIsReportedNotReplaced) {
+    ns_->exec_checked(
+        {"ip", "route", "add", "10.5.0.0/16", "via", "192.168.60.5", "proto", "static"});
+    const auto before = kernel_routes(*ns_);
+    auto scope = ns_->enter();
+    KernelRouteTable table("w0", 254, 150);
+    const auto report = table.sync({route("10.5.0.0/16", "192.168.60.2")});
+    ASSERT_EQ(report.failures.size(), 1u);
+    EXPECT_EQ(report.failures[0].error, EEXIST);
+    EXPECT_NE(report.failures[0].message.find("does not own"), std::string::npos);
+    EXPECT_EQ(kernel_routes(*ns_), before);
+}
+
+TEST_F(RouteTableTest, UnreachableGatewayFailsAloneAndIsNamed) {
+    auto scope = ns_->enter();
+    KernelRouteTable table("w0", 254, 150);
+    const auto report =
+        table.sync({route("10.1.0.0/16", "192.168.60.2"), route("10.3.0.0/16", "172.16.9.9"),
+                    route("10.4.0.0/16", "192.168.60.3")});
+    ASSERT_EQ(report.failures.size(), 1u);
+    const auto& failure = report.failures[0];
+    EXPECT_EQ(failure.route, route("10.3.0.0/16", "172.16.9.9"));
+    EXPECT_FALSE(failure.removing);
+    EXPECT_EQ(failure.error, ENETUNREACH);
+    EXPECT_NE(failure.message.find("gateway"), std::string::npos) << failure.message;
+    EXPECT_EQ(report.added, 2u);
+    EXPECT_EQ(owned_lines(*ns_), (std::multiset<std::string>{"10.1.0.0/16 via 192.168.60.2",
+                                                             "10.4.0.0/16 via 192.168.60.3"}));
+}
+
+TEST_F(RouteTableTest, FailedGatewayChangeKeepsTheOldRoute) {
+    auto scope = ns_->enter();
+    KernelRouteTable table("w0", 254, 150);
+    ASSERT_TRUE(table.sync({route("10.1.0.0/16", "192.168.60.2")}).failures.empty());
+    const auto report = table.sync({route("10.1.0.0/16", "172.16.9.9")});
+    ASSERT_EQ(report.failures.size(), 1u);
+    EXPECT_EQ(owned_lines(*ns_), std::multiset<std::string>{"10.1.0.0/16 via 192.168.60.2"});
+}
+
+// Everything the kernel announces about routes while `action` runs.
+template <typename Action>
+std::string route_events_during(const TestNamespace& ns, Action action) {
+    std::string seen;
+    std::thread monitor([&] { seen = ns.exec({"timeout", "2", "ip", "monitor", "route"}).out; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // monitor subscribed
+    action();
+    monitor.join();
+    // The kernel adds local-table routes for IPv6 link-local addresses of fresh links on its
+    // own schedule; no sync ever touches the local table.
+    std::string events;
+    std::istringstream lines(seen);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find(" table local ") == std::string::npos) {
+            events += line + "\n";
+        }
+    }
+    return events;
+}
+
+TEST_F(RouteTableTest, SyncOfTheSetInPlaceSendsNothing) {
+    add_foreign_routes();
+    std::vector<Route> desired;
+    for (int i = 0; i < 250; ++i) {
+        desired.push_back(route("10.50." + std::to_string(i) + ".0/24", "192.168.60.2"));
+        desired.push_back(route("fd50:" + std::to_string(i) + "::/64", "fd60::2"));
+    }
+    {
+        auto scope = ns_->enter();
+        KernelRouteTable table("w0", 254, 150);
+        ASSERT_TRUE(table.sync(desired).failures.empty());
+    }
+    const auto before = kernel_routes(*ns_);
+    RouteSyncReport report;
+    std::size_t messages = 1;
+    const std::string events = route_events_during(*ns_, [&] {
+        auto scope = ns_->enter();
+        KernelRouteTable table("w0", 254, 150);
+        std::reverse(desired.begin(), desired.end());
+        report = table.sync(desired);
+        messages = table.last_sync_messages();
+    });
+    EXPECT_EQ(events, "");
+    EXPECT_EQ(messages, 0u);
+    EXPECT_EQ(report.added + report.removed + report.failures.size(), 0u);
+    EXPECT_EQ(kernel_routes(*ns_), before);
+
+    // The monitor does see a real change, so the silence above means something.
+    const std::string change = route_events_during(*ns_, [&] {
+        auto scope = ns_->enter();
+        KernelRouteTable table("w0", 254, 150);
+        desired.pop_back();
+        EXPECT_TRUE(table.sync(desired).failures.empty());
+    });
+    EXPECT_NE(change.find("Deleted"), std::string::npos) << change;
+}
+
+TEST_F(RouteTableTest, BigBatchLandsFully) {
+    std::vector<Route> desired;
+    constexpr int kCount = 20000;
+    for (int i = 0; i < kCount; ++i) {
+        const std::string network =
+            "10." + std::to_string(100 + i / 256) + "." + std::to_string(i % 256) + ".0/24";
+        desired.push_back(route(network, "192.168.60." + std::to_string(2 + i % 200)));
+    }
+    for (int i = 0; i < 2000; ++i) {
+        desired.push_back(
+            route("fd70:" + std::to_string(i) + "::/64", "fd60::" + std::to_string(2 + i % 50)));
+    }
+    auto scope = ns_->enter();
+    KernelRouteTable table("w0", 254, 150);
+    const auto report = table.sync(desired);
+    EXPECT_TRUE(report.failures.empty());
+    EXPECT_EQ(report.added, desired.size());
+    EXPECT_EQ(owned_lines(*ns_).size(), desired.size());
+    auto dumped = table.dump_owned();
+    std::sort(dumped.begin(), dumped.end());
+    std::sort(desired.begin(), desired.end());
+    EXPECT_EQ(dumped, desired);
+    EXPECT_EQ(table.flush().removed, desired.size());
+    EXPECT_TRUE(owned_lines(*ns_).empty());
+}
+
+TEST_F(RouteTableTest, TablesAbove255AndOtherProtocols) {
+    add_foreign_routes();
+    const auto foreign = kernel_routes(*ns_);
+    auto scope = ns_->enter();
+    KernelRouteTable table("w0", 100000, 151);
+    EXPECT_TRUE(table.dump_owned().empty());  // a table that never existed reads as empty
+    ASSERT_TRUE(table.sync({route("10.9.0.0/16", "192.168.60.2"), route("fd09::/64", "fd60::2")})
+                    .failures.empty());
+    std::multiset<std::string> mine;
+    for (const auto& line : kernel_routes(*ns_)) {
+        if (line.find("table 100000 proto 151") != std::string::npos) {
+            mine.insert(line.substr(0, line.find(" dev ")));
+        }
+    }
+    EXPECT_EQ(mine, (std::multiset<std::string>{"10.9.0.0/16 via 192.168.60.2",
+                                                "fd09::/64 via fd60::2"}));
+    // Same-protocol routes in other tables (fd99 with proto 151 in main) are not ours.
+    EXPECT_EQ(table.dump_owned().size(), 2u);
+    EXPECT_EQ(table.flush().removed, 2u);
+    EXPECT_EQ(kernel_routes(*ns_), foreign);
+}
+
+TEST_F(RouteTableTest, MissingInterfaceThrowsNamingIt) {
+    auto scope = ns_->enter();
+    KernelRouteTable table("nope0", 254, 150);
+    try {
+        table.sync({});
+        FAIL();
+    } catch (const std::system_error& e) {
+        EXPECT_NE(std::string(e.what()).find("nope0"), std::string::npos);
+    }
+}
+
+}  // namespace
+}  // namespace wgmesh::netlink
