@@ -27,6 +27,24 @@ unsigned max_length(Family family) {
     return family == Family::kIpv4 ? 32 : 128;
 }
 
+// "address[/length]": the address and the length (the family's width when absent).
+std::optional<InterfaceAddress> parse_address_and_length(std::string_view text) {
+    const auto slash = text.find('/');
+    auto address = IpAddress::parse(text.substr(0, slash));
+    if (!address) {
+        return std::nullopt;
+    }
+    unsigned length = max_length(address->family());
+    if (slash != std::string_view::npos) {
+        auto parsed = parse_length(text.substr(slash + 1), length);
+        if (!parsed) {
+            return std::nullopt;
+        }
+        length = *parsed;
+    }
+    return InterfaceAddress{*address, length};
+}
+
 }  // namespace
 
 IpAddress IpAddress::v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
@@ -115,20 +133,11 @@ std::optional<Prefix> Prefix::parse(std::string_view text) {
     if (text == "default") {
         return Prefix(IpAddress::v4(0, 0, 0, 0), 0);
     }
-    const auto slash = text.find('/');
-    auto address = IpAddress::parse(text.substr(0, slash));
-    if (!address) {
+    auto parsed = parse_address_and_length(text);
+    if (!parsed) {
         return std::nullopt;
     }
-    unsigned length = max_length(address->family());
-    if (slash != std::string_view::npos) {
-        auto parsed = parse_length(text.substr(slash + 1), length);
-        if (!parsed) {
-            return std::nullopt;
-        }
-        length = *parsed;
-    }
-    return Prefix(*address, length);
+    return Prefix(parsed->address, parsed->prefix_length);
 }
 
 Prefix Prefix::parse_or_throw(std::string_view text) {
@@ -147,20 +156,7 @@ std::string Prefix::to_string() const {
 }
 
 std::optional<InterfaceAddress> InterfaceAddress::parse(std::string_view text) {
-    const auto slash = text.find('/');
-    auto address = IpAddress::parse(text.substr(0, slash));
-    if (!address) {
-        return std::nullopt;
-    }
-    unsigned length = max_length(address->family());
-    if (slash != std::string_view::npos) {
-        auto parsed = parse_length(text.substr(slash + 1), length);
-        if (!parsed) {
-            return std::nullopt;
-        }
-        length = *parsed;
-    }
-    return InterfaceAddress{*address, length};
+    return parse_address_and_length(text);
 }
 
 std::string InterfaceAddress::to_string() const {
