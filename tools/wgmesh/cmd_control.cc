@@ -1,22 +1,315 @@
+// `wgmesh status`, `wgmesh peers`, `wgmesh peer add|remove`: clients of the daemon's control
+// socket (SPEC section 13).
+#include <chrono>
+#include <ctime>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
 
+#include "mesh/control_server.h"
+#include "service/join_options.h"
 #include "tools/wgmesh/commands.h"
+#include "tools/wgmesh/flags.h"
 
 namespace wgmesh::cli {
+namespace {
 
-int run_status(Args) {
-    std::cerr << "wgmesh status: not available in this build yet\n";
-    return 1;
+const FlagSpec kInterfaceFlag{"interface", "IF", "the daemon's interface (selects its socket)"};
+const FlagSpec kSocketFlag{"socket", "PATH", "control socket (default /run/wgmesh/<IF>.sock)"};
+const FlagSpec kJsonFlag{"json", "", "print the daemon's answer as JSON"};
+
+std::filesystem::path socket_path(const Flags& flags) {
+    if (const auto path = flags.value("socket")) {
+        if (path->empty()) {
+            throw UsageError("--socket must not be empty");
+        }
+        return *path;
+    }
+    const auto interface = flags.value("interface");
+    if (!interface) {
+        throw UsageError("--interface IF (or --socket PATH) is required");
+    }
+    try {
+        service::require_interface_name(*interface);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    return mesh::default_control_socket(*interface);
 }
 
-int run_peers(Args) {
-    std::cerr << "wgmesh peers: not available in this build yet\n";
-    return 1;
+// The result of a successful call; otherwise prints why and returns nullopt.
+std::optional<nlohmann::json> call(const std::filesystem::path& socket, std::string method,
+                                   nlohmann::json params = nlohmann::json::object()) {
+    nlohmann::json response;
+    try {
+        response = mesh::control_call(socket, {std::move(method), std::move(params)});
+    } catch (const std::exception& e) {
+        std::cerr << "wgmesh: no daemon answers on " << socket.string()
+                  << " (is `wgmesh join` running for this interface?): " << e.what() << "\n";
+        return std::nullopt;
+    }
+    if (!response.value("ok", false)) {
+        const auto error = response.find("error");
+        std::cerr << "wgmesh: the daemon refused: "
+                  << (error != response.end() && error->is_string() ? error->get<std::string>()
+                                                                    : response.dump())
+                  << "\n";
+        return std::nullopt;
+    }
+    return response.contains("result") ? response["result"] : nlohmann::json();
 }
 
-int run_peer(Args) {
-    std::cerr << "wgmesh peer: not available in this build yet\n";
-    return 1;
+Flags parse(Args args, const std::vector<FlagSpec>& specs, const char* usage) {
+    Flags flags(args, specs);
+    if (flags.help_requested()) {
+        std::cout << usage << "\nflags:\n" << describe_flags(specs);
+    } else if (!flags.positional().empty()) {
+        throw UsageError("unexpected argument '" + flags.positional().front() + "'");
+    }
+    return flags;
+}
+
+std::string text_of(const nlohmann::json& json, const char* key) {
+    const auto it = json.find(key);
+    if (it == json.end() || it->is_null()) {
+        return "-";
+    }
+    return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::string age(std::int64_t unix_seconds) {
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    return std::to_string(now > unix_seconds ? now - unix_seconds : 0) + " s ago";
+}
+
+void print_status(const nlohmann::json& status) {
+    std::cout << "interface:   " << text_of(status, "interface") << "\n"
+              << "public key:  " << text_of(status, "public_key") << "\n"
+              << "mesh ip:     " << text_of(status, "mesh_ip");
+    if (status.contains("mesh_ipv6")) {
+        std::cout << ", " << text_of(status, "mesh_ipv6");
+    }
+    std::cout << " (mesh " << text_of(status, "mesh_network") << ")\n"
+              << "listen port: " << text_of(status, "listen_port") << "\n";
+    const auto& peers = status.at("peers");
+    std::cout << "peers:       " << text_of(peers, "known") << " known, "
+              << text_of(peers, "usable") << " usable, " << text_of(peers, "confirmed")
+              << " confirmed, " << text_of(peers, "cached") << " from cache only\n";
+    const auto& cycle = status.at("last_cycle");
+    if (cycle.is_object()) {
+        std::cout << "last cycle:  " << age(cycle.value("finished_at", std::int64_t{0})) << ", "
+                  << text_of(cycle, "duration_ms") << " ms, " << text_of(cycle, "configured_peers")
+                  << " WireGuard peers, " << text_of(cycle, "routes") << " routes, "
+                  << cycle.at("errors").size() << " errors (" << text_of(status, "cycles")
+                  << " cycles)\n";
+        for (const auto& error : cycle.at("errors")) {
+            std::cout << "  error: " << error.get<std::string>() << "\n";
+        }
+    } else {
+        std::cout << "last cycle:  none yet\n";
+    }
+    for (const auto& [peer, relay] : status.at("relays").items()) {
+        std::cout << "relayed:     " << peer << " via " << relay.get<std::string>() << "\n";
+    }
+    if (status.contains("epoch")) {
+        const auto& epoch = status["epoch"];
+        std::cout << "epoch:       " << text_of(epoch, "id") << ", relays";
+        for (const auto& relay : epoch.at("relays")) {
+            std::cout << " " << relay.get<std::string>();
+        }
+        std::cout << (epoch.at("relays").empty() ? " none\n" : "\n");
+    }
+}
+
+void print_peers(const nlohmann::json& peers) {
+    if (peers.empty()) {
+        std::cout << "no peers\n";
+        return;
+    }
+    for (const auto& peer : peers) {
+        std::cout << text_of(peer, "wg_pubkey") << "\n"
+                  << "  mesh ip:   " << text_of(peer, "mesh_ip");
+        if (peer.contains("expected_mesh_ip")) {
+            std::cout << " (expected " << text_of(peer, "expected_mesh_ip") << ")";
+        }
+        std::cout << "\n  endpoint:  " << text_of(peer, "endpoint") << "\n"
+                  << "  state:     " << (peer.value("confirmed", false) ? "confirmed" : "cached")
+                  << ", last seen " << age(peer.value("last_seen", std::int64_t{0}));
+        if (peer.value("introducer", false)) {
+            std::cout << ", introducer";
+        }
+        if (peer.contains("relay")) {
+            std::cout << ", via relay " << text_of(peer, "relay");
+        }
+        std::cout << "\n";
+        if (peer.contains("hostname")) {
+            std::cout << "  hostname:  " << text_of(peer, "hostname") << "\n";
+        }
+        if (peer.contains("routable_networks")) {
+            std::cout << "  networks: ";
+            for (const auto& network : peer["routable_networks"]) {
+                std::cout << " " << network.get<std::string>();
+            }
+            std::cout << "\n";
+        }
+    }
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+    std::vector<std::string> parts;
+    std::stringstream stream(text);
+    for (std::string part; std::getline(stream, part, ',');) {
+        if (!part.empty()) {
+            parts.push_back(part);
+        }
+    }
+    return parts;
+}
+
+int peer_add(Args args) {
+    const std::vector<FlagSpec> specs = {
+        kInterfaceFlag,
+        kSocketFlag,
+        {"pubkey", "KEY", "the peer's WireGuard public key (required)"},
+        {"endpoint", "HOST:PORT", "where the peer listens (IP literal)"},
+        {"mesh-ip", "IP", "the peer's mesh IPv4 address (default: derived)"},
+        {"mesh-ipv6", "IP", "the peer's mesh IPv6 address (default: derived)"},
+        {"routes", "CIDR,..", "networks the peer advertises"},
+        {"introducer", "", "the peer is an introducer"},
+        {"hostname", "NAME", "the peer's host name"},
+        kJsonFlag,
+    };
+    const auto flags =
+        parse(args, specs, "usage: wgmesh peer add --interface IF --pubkey KEY [flags]\n");
+    if (flags.help_requested()) {
+        return 0;
+    }
+    const auto socket = socket_path(flags);
+    const auto pubkey = flags.value("pubkey");
+    if (!pubkey) {
+        throw UsageError("--pubkey KEY is required");
+    }
+    // The daemon validates every field (the peers file's rules) and says what is wrong.
+    nlohmann::json peer = {{"wg_pubkey", *pubkey}};
+    const std::pair<const char*, const char*> fields[] = {{"endpoint", "endpoint"},
+                                                          {"mesh-ip", "mesh_ip"},
+                                                          {"mesh-ipv6", "mesh_ipv6"},
+                                                          {"hostname", "hostname"}};
+    for (const auto& [flag, field] : fields) {
+        if (const auto value = flags.value(flag)) {
+            peer[field] = *value;
+        }
+    }
+    if (const auto routes = flags.value("routes")) {
+        peer["routable_networks"] = split_commas(*routes);
+    }
+    if (flags.has("introducer")) {
+        peer["introducer"] = true;
+    }
+    const auto result = call(socket, "peer.add", peer);
+    if (!result) {
+        return 1;
+    }
+    if (flags.has("json")) {
+        std::cout << result->dump(2) << "\n";
+    } else {
+        std::cout << (result->value("added", false) ? "added" : "updated") << " peer "
+                  << text_of(*result, "wg_pubkey") << " (mesh ip " << text_of(*result, "mesh_ip")
+                  << ")\n";
+    }
+    return 0;
+}
+
+int peer_remove(Args args) {
+    const std::vector<FlagSpec> specs = {
+        kInterfaceFlag, kSocketFlag, {"pubkey", "KEY", "the peer's public key (required)"}};
+    const auto flags =
+        parse(args, specs, "usage: wgmesh peer remove --interface IF --pubkey KEY\n");
+    if (flags.help_requested()) {
+        return 0;
+    }
+    const auto socket = socket_path(flags);
+    const auto pubkey = flags.value("pubkey");
+    if (!pubkey) {
+        throw UsageError("--pubkey KEY is required");
+    }
+    const auto result = call(socket, "peer.remove", {{"wg_pubkey", *pubkey}});
+    if (!result) {
+        return 1;
+    }
+    if (!result->value("removed", false)) {
+        std::cerr << "wgmesh: no peer " << *pubkey << " in the daemon's store\n";
+        return 1;
+    }
+    std::cout << "removed peer " << text_of(*result, "wg_pubkey") << "\n";
+    return 0;
+}
+
+}  // namespace
+
+int run_status(Args args) {
+    const std::vector<FlagSpec> specs = {kInterfaceFlag, kSocketFlag, kJsonFlag};
+    const auto flags = parse(args, specs,
+                             "usage: wgmesh status --interface IF [--json]\n\n"
+                             "Shows what the running daemon for IF is doing.\n");
+    if (flags.help_requested()) {
+        return 0;
+    }
+    const auto result = call(socket_path(flags), "status");
+    if (!result) {
+        return 1;
+    }
+    if (flags.has("json")) {
+        std::cout << result->dump(2) << "\n";
+    } else {
+        print_status(*result);
+    }
+    return 0;
+}
+
+int run_peers(Args args) {
+    const std::vector<FlagSpec> specs = {kInterfaceFlag, kSocketFlag, kJsonFlag};
+    const auto flags = parse(args, specs,
+                             "usage: wgmesh peers --interface IF [--json]\n\n"
+                             "Lists the running daemon's peers; --json prints the peer cache's\n"
+                             "schema plus confirmed, discovered_via and relay.\n");
+    if (flags.help_requested()) {
+        return 0;
+    }
+    const auto result = call(socket_path(flags), "peers");
+    if (!result) {
+        return 1;
+    }
+    if (flags.has("json")) {
+        std::cout << result->dump(2) << "\n";
+    } else {
+        print_peers(*result);
+    }
+    return 0;
+}
+
+int run_peer(Args args) {
+    const std::string usage =
+        "usage: wgmesh peer add --interface IF --pubkey KEY [--endpoint HOST:PORT]\n"
+        "                       [--mesh-ip IP] [--routes CIDR,..] [--introducer]\n"
+        "                       [--hostname H]\n"
+        "       wgmesh peer remove --interface IF --pubkey KEY\n";
+    if (args.empty()) {
+        throw UsageError("wgmesh peer needs a subcommand: add or remove");
+    }
+    if (args[0] == "--help" || args[0] == "-h") {
+        std::cout << usage;
+        return 0;
+    }
+    if (args[0] == "add") {
+        return peer_add(args.subspan(1));
+    }
+    if (args[0] == "remove") {
+        return peer_remove(args.subspan(1));
+    }
+    throw UsageError("unknown subcommand 'peer " + args[0] + "' (add or remove)");
 }
 
 }  // namespace wgmesh::cli

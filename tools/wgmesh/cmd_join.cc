@@ -1,12 +1,388 @@
-#include <iostream>
+// `wgmesh join`: the daemon. Sets the node up (secret, interface, key, addresses), restores
+// the peer cache, starts the epoch manager, the cache saver and the peer sources, and runs
+// the reconcile cycle until SIGTERM/SIGINT. See docs/daemon.md.
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mesh/control_methods.h"
+#include "mesh/control_server.h"
+#include "mesh/derived_keys.h"
+#include "mesh/epoch_manager.h"
+#include "mesh/log.h"
+#include "mesh/mesh_address.h"
+#include "mesh/node_key.h"
+#include "mesh/nonce_file.h"
+#include "mesh/peer_cache.h"
+#include "mesh/peer_store.h"
+#include "mesh/peers_file.h"
+#include "mesh/reconciler.h"
+#include "mesh/secret.h"
+#include "netlink/address.h"
+#include "netlink/link.h"
+#include "netlink/nft_forwarding.h"
+#include "netlink/route_table.h"
+#include "netlink/socket.h"
+#include "service/atomic_file.h"
 #include "tools/wgmesh/commands.h"
+#include "tools/wgmesh/daemon_support.h"
+#include "tools/wgmesh/interface_state.h"
+#include "tools/wgmesh/join_flags.h"
+#include "wg/device_factory.h"
 
 namespace wgmesh::cli {
+namespace {
 
-int run_join(Args) {
-    std::cerr << "wgmesh join: not available in this build yet\n";
-    return 1;
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr auto kChangeDebounce = 200ms;
+constexpr auto kHousekeepingInterval = 60s;
+constexpr std::uint8_t kMeshIpv6PrefixLength = 64;
+
+std::vector<FlagSpec> join_specs() {
+    auto specs = join_flag_specs();
+    specs.push_back({"secret-file", "FILE", "read the mesh secret from FILE"});
+    specs.push_back({"secret", "S",
+                     "the mesh secret (visible in the process list: prefer WGMESH_SECRET or "
+                     "--secret-file)"});
+    specs.push_back(
+        {"control-socket", "PATH", "control socket (default /run/wgmesh/<interface>.sock)"});
+    specs.push_back({"reconcile-interval", "DURATION",
+                     "time between reconcile cycles, e.g. 5s or 500ms (default 5s)"});
+    return specs;
+}
+
+void print_usage(const std::vector<FlagSpec>& specs) {
+    std::cout << "usage: wgmesh join --interface IF [flags]\n\n"
+                 "Runs the mesh daemon for one WireGuard interface. The secret comes from the\n"
+                 "environment variable WGMESH_SECRET, --secret-file or --secret.\n"
+                 "SIGHUP reloads the peers file and reconciles; SIGTERM/SIGINT save the peer\n"
+                 "cache and stop, leaving the interface, addresses and routes in place\n"
+                 "(`wgmesh cleanup` removes them).\n\nflags:\n"
+              << describe_flags(specs);
+}
+
+// Sends one sd_notify state when run under systemd (a no-op otherwise).
+void notify(const char* state) {
+    ::sd_notify(0, state);
+}
+
+class Daemon {
+  public:
+    Daemon(service::JoinOptions options, std::string secret, std::filesystem::path socket_path,
+           std::chrono::milliseconds interval)
+        : options_(std::move(options)),
+          secret_(std::move(secret)),
+          socket_path_(std::move(socket_path)),
+          interval_(interval) {}
+
+    int run();
+
+  private:
+    void set_up_interface();
+    void set_up_addresses(mesh::CollisionResolver& resolver);
+    void record_address_change(const std::optional<netlink::InterfaceAddress>& previous,
+                               const netlink::InterfaceAddress& replacement);
+    mesh::CycleReport run_cycle(mesh::Reconciler& reconciler);
+
+    service::JoinOptions options_;
+    std::string secret_;
+    std::filesystem::path socket_path_;
+    std::chrono::milliseconds interval_;
+
+    std::unique_ptr<wg::WireGuardDevice> device_;
+    std::filesystem::path state_path_;
+    InterfaceState state_;
+    std::string last_summary_;
+};
+
+void Daemon::set_up_interface() {
+    wg::DeviceOptions device_options;
+    device_options.userspace_program = options_.userspace;
+    auto ensured = wg::ensure_interface(options_.interface, device_options);
+    device_ = std::move(ensured.device);
+    const char* backend = ensured.backend == wg::Backend::kKernel ? "kernel" : "userspace";
+    mesh::log_info(std::string(ensured.created ? "created" : "adopted") + " interface " +
+                   options_.interface + " (" + backend + " WireGuard)");
+
+    state_path_ = interface_state_path(options_.state_dir, options_.interface);
+    try {
+        state_ = read_interface_state(state_path_).value_or(InterfaceState{});
+    } catch (const std::exception& e) {
+        mesh::log_warning(std::string(e.what()) + "; starting a new one");
+        state_ = {};
+    }
+    // An interface created by an earlier run and adopted now is still ours to remove.
+    state_.created = state_.created || ensured.created;
+    state_.backend = backend;
+    write_interface_state(state_path_, state_);
+}
+
+void Daemon::record_address_change(const std::optional<netlink::InterfaceAddress>& previous,
+                                   const netlink::InterfaceAddress& replacement) {
+    auto& list = state_.addresses;
+    if (previous) {
+        std::erase(list, *previous);
+    }
+    if (std::find(list.begin(), list.end(), replacement) == list.end()) {
+        list.push_back(replacement);
+    }
+    write_interface_state(state_path_, state_);
+}
+
+mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler) {
+    auto report = reconciler.run_cycle();
+    const std::string summary = std::to_string(report.usable_peers) + " peers (" +
+                                std::to_string(report.cached_peers) + " from cache), " +
+                                std::to_string(report.configured_peers) + " configured, " +
+                                std::to_string(report.relays.size()) + " relayed, " +
+                                std::to_string(report.desired_routes) + " routes";
+    if (summary != last_summary_) {
+        mesh::log_info("mesh: " + summary);
+        last_summary_ = summary;
+    }
+    if (report.local_address_changed) {
+        mesh::log_warning("mesh address moved to " + report.local_address_changed->to_string() +
+                          " after a collision");
+    }
+    mesh::log_debug("cycle: " + summary + ", +" + std::to_string(report.routes.added) + "/-" +
+                    std::to_string(report.routes.removed) + " routes, " +
+                    std::to_string(report.errors.size()) + " errors");
+    return report;
+}
+
+int Daemon::run() {
+    const auto keys = mesh::derive_keys(secret_);
+    const mesh::MeshAddressing addressing(secret_, keys, options_.mesh_subnet);
+
+    const auto node_key =
+        mesh::load_or_create_node_key(mesh::node_key_path(options_.state_dir, options_.interface));
+    if (node_key.created) {
+        mesh::log_info("created node key " +
+                       mesh::node_key_path(options_.state_dir, options_.interface).string());
+    }
+    if (node_key.too_open) {
+        mesh::log_warning("node key file is readable by group or others; chmod 600 it");
+    }
+    const wg::Key private_key = node_key.private_key;
+    const wg::Key public_key = private_key.public_key();
+    mesh::log_info("node " + public_key.to_base64() + " joining mesh " + keys.mesh_id());
+
+    // Before any thread exists and after the (possibly spawning) interface setup, so that
+    // the userspace WireGuard child keeps default signal handling.
+    set_up_interface();
+    SignalSet signals({SIGTERM, SIGINT, SIGHUP});
+    ::signal(SIGPIPE, SIG_IGN);
+
+    // Keep the peers already configured: a restart must not drop traffic.
+    auto initial = device_->get();
+    initial.private_key = private_key;
+    initial.listen_port = options_.listen_port;
+    device_->apply(initial);
+
+    RecordingAddressSet addresses(options_.interface,
+                                  [this](const auto& previous, const auto& replacement) {
+                                      record_address_change(previous, replacement);
+                                  });
+    mesh::CollisionResolver resolver(public_key, addressing, addresses,
+                                     mesh::nonce_file_path(options_.state_dir, options_.interface),
+                                     [](std::string_view line) { mesh::log_warning(line); });
+    resolver.load_persisted_nonce();
+    const auto v4 = resolver.local_address();
+    std::optional<netlink::IpAddress> mesh_ipv6;
+    std::optional<netlink::InterfaceAddress> v6;
+    if (!options_.no_ipv6) {
+        mesh_ipv6 = addressing.mesh_ipv6(public_key);
+        v6 = netlink::InterfaceAddress{*mesh_ipv6, kMeshIpv6PrefixLength};
+    }
+    ensure_addresses(addresses, state_.addresses, v4, v6);
+    {
+        netlink::NetlinkSocket socket;
+        netlink::set_link_up(socket, options_.interface, true);
+    }
+    mesh::log_info("mesh address " + v4.to_string() + (v6 ? " and " + v6->to_string() : ""));
+
+    mesh::PeerStore store;
+    const auto log_info = [](std::string_view line) { mesh::log_info(line); };
+    mesh::PeerCache cache(options_.state_dir, options_.interface, log_info);
+    // Before any peer source runs (SPEC 5); the cache logs its own summary line.
+    cache.restore(store);
+
+    mesh::EpochManager epochs(keys.epoch_seed, public_key, [&store] { return store.active(); });
+    epochs.start();
+    mesh::PeerCacheSaver saver(cache, store, mesh::kCacheSaveInterval, log_info);
+
+    std::unique_ptr<mesh::PeersFileSource> peers_file;
+    const auto reload_peers_file = [&peers_file] {
+        if (!peers_file) {
+            return;
+        }
+        const auto result = peers_file->reload();
+        if (result.ok) {
+            mesh::log_info("peers file " + peers_file->path().string() + ": " +
+                           std::to_string(result.peers) + " peers, " +
+                           std::to_string(result.removed) + " removed");
+        } else {
+            mesh::log_error("peers file " + result.error);
+        }
+        for (const auto& rejection : result.rejections) {
+            mesh::log_warning("peers file: peer " + rejection);
+        }
+    };
+    if (!options_.peers_file.empty()) {
+        peers_file = std::make_unique<mesh::PeersFileSource>(options_.peers_file, store, addressing,
+                                                             public_key);
+        reload_peers_file();
+    }
+
+    netlink::KernelRouteTable route_table(options_.interface, options_.route_table,
+                                          static_cast<std::uint8_t>(options_.route_protocol));
+    netlink::NftForwardingOptions nft_options;
+    nft_options.warn = [](const std::string& line) { mesh::log_warning(line); };
+    netlink::NftForwarding forwarding(options_.interface, nft_options);
+    mesh::RelayPolicy relay_policy(
+        mesh::LocalRelayView{public_key, options_.introducer, options_.force_relay, {}, {}});
+    mesh::LocalNode local;
+    local.private_key = private_key;
+    local.public_key = public_key;
+    local.mesh_ipv6 = mesh_ipv6;
+    local.listen_port = options_.listen_port;
+    local.preshared_key = keys.preshared_key();
+    local.advertised_routes = options_.advertise_routes;
+    local.mesh_networks = {addressing.network_v4(), addressing.network_v6()};
+    mesh::Reconciler reconciler(store, *device_, route_table, forwarding, resolver, relay_policy,
+                                local, {options_.no_ipv6},
+                                [](std::string_view line) { mesh::log_error(line); });
+
+    mesh::ControlContext context;
+    context.interface = options_.interface;
+    context.public_key = public_key;
+    context.listen_port = options_.listen_port;
+    context.store = &store;
+    context.cache = &cache;
+    context.addressing = &addressing;
+    context.mesh_ipv6 = mesh_ipv6;
+    context.local_mesh_ip = [&resolver] { return resolver.local_mesh_ip(); };
+    context.expected_mesh_ips = [&resolver] { return resolver.expected_mesh_ips(); };
+    context.last_cycle = [&reconciler] { return reconciler.last_report(); };
+    context.cycles = [&reconciler] { return reconciler.cycles(); };
+    context.epoch = [&epochs] { return std::optional<mesh::Epoch>(epochs.current_epoch()); };
+    mesh::ControlMethods methods(std::move(context));
+    mesh::ControlServer control(socket_path_, [&methods](const mesh::ControlRequest& request) {
+        return methods.handle(request);
+    });
+    mesh::log_info("control socket " + socket_path_.string());
+
+    StoreWaker waker(store);
+    Watchdog watchdog;
+    auto next_cycle = SteadyClock::now();
+    auto next_housekeeping = SteadyClock::now() + kHousekeepingInterval;
+    // time_point::max(): no store change is pending.
+    auto change_deadline = SteadyClock::time_point::max();
+    bool ready = false;
+    bool running = true;
+    while (running) {
+        auto deadline = std::min(next_cycle, change_deadline);
+        deadline = std::min(deadline, watchdog.next_ping());
+        const auto wakeup = wait_for_events(signals, waker, deadline);
+        if (wakeup.signal == SIGTERM || wakeup.signal == SIGINT) {
+            mesh::log_info(std::string("received SIG") + ::sigabbrev_np(wakeup.signal) +
+                           ", stopping");
+            running = false;
+            break;
+        }
+        if (wakeup.signal == SIGHUP) {
+            mesh::log_info("received SIGHUP: reloading the peers file and reconciling");
+            reload_peers_file();
+            next_cycle = SteadyClock::now();
+        }
+        if (wakeup.store_changed && change_deadline == SteadyClock::time_point::max()) {
+            change_deadline = SteadyClock::now() + kChangeDebounce;
+        }
+        const auto now = SteadyClock::now();
+        watchdog.ping_if_due(now);
+        if (now >= next_housekeeping) {
+            next_housekeeping = now + kHousekeepingInterval;
+            // Static and control peers have no live source refreshing them.
+            if (peers_file) {
+                peers_file->refresh();
+            }
+            methods.refresh();
+            for (const auto& key : store.remove_stale()) {
+                mesh::log_info("peer " + key.to_base64() + " is stale, removed");
+            }
+        }
+        if (now >= next_cycle || now >= change_deadline) {
+            run_cycle(reconciler);
+            next_cycle = SteadyClock::now() + interval_;
+            change_deadline = SteadyClock::time_point::max();
+            watchdog.ping();
+            if (!ready) {
+                ready = true;
+                notify("READY=1");
+            }
+        }
+    }
+
+    notify("STOPPING=1");
+    waker.stop();
+    epochs.stop();
+    saver.stop();  // the final save
+    mesh::log_info("peer cache saved to " + cache.path().string() +
+                   "; interface, addresses and routes left in place");
+    return 0;
+}
+
+}  // namespace
+
+int run_join(Args args) {
+    const auto specs = join_specs();
+    const Flags flags(args, specs);
+    if (flags.help_requested()) {
+        print_usage(specs);
+        return 0;
+    }
+    if (!flags.positional().empty()) {
+        throw UsageError("unexpected argument '" + flags.positional().front() + "'");
+    }
+    auto options = join_options_from_flags(flags);
+    options.validate();
+    const auto level = mesh::parse_log_level(options.log_level);
+    if (!level) {
+        throw UsageError("--log-level must be error, warn, info or debug");
+    }
+    mesh::set_log_level(*level);
+    std::chrono::milliseconds interval = 5s;
+    if (const auto text = flags.value("reconcile-interval")) {
+        interval = parse_interval(*text);
+    }
+    std::filesystem::path socket = mesh::default_control_socket(options.interface);
+    if (const auto path = flags.value("control-socket")) {
+        if (path->empty() || path->front() != '/') {
+            throw UsageError("--control-socket must be an absolute path");
+        }
+        socket = *path;
+    }
+    // Read, then wiped from the environment, before anything can be spawned.
+    std::string secret = mesh::parse_secret(take_secret(flags));
+    Daemon daemon(std::move(options), std::move(secret), std::move(socket), interval);
+    return daemon.run();
 }
 
 }  // namespace wgmesh::cli

@@ -1,0 +1,75 @@
+// The methods the daemon answers on its control socket (SPEC section 13): status, peers,
+// peer.add, peer.remove, cache.save. Params are validated strictly; anything unexpected is
+// an error answer, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "mesh/control_protocol.h"
+#include "mesh/dandelion.h"
+#include "mesh/mesh_address.h"
+#include "mesh/peer_cache.h"
+#include "mesh/peer_store.h"
+#include "mesh/reconciler.h"
+#include "wg/key.h"
+
+namespace wgmesh::mesh {
+
+inline constexpr std::string_view kControlMethod = "control";
+
+// What the handler reads; every callable must be thread-safe (the control socket has a
+// thread of its own).
+struct ControlContext {
+    std::string interface;
+    wg::Key public_key;
+    std::uint16_t listen_port = 0;
+    PeerStore* store = nullptr;
+    const PeerCache* cache = nullptr;
+    const MeshAddressing* addressing = nullptr;
+    std::optional<netlink::IpAddress> mesh_ipv6;
+    std::function<netlink::IpAddress()> local_mesh_ip;
+    std::function<ExpectedMeshIps()> expected_mesh_ips;
+    std::function<std::optional<CycleReport>()> last_cycle;
+    std::function<std::size_t()> cycles;
+    std::function<std::optional<Epoch>()> epoch;  // may be empty
+};
+
+class ControlMethods {
+  public:
+    explicit ControlMethods(ControlContext context);
+    ControlMethods(const ControlMethods&) = delete;
+    ControlMethods& operator=(const ControlMethods&) = delete;
+
+    // The ControlHandler: the result object, or throws std::invalid_argument /
+    // std::runtime_error whose text becomes the error answer.
+    nlohmann::json handle(const ControlRequest& request);
+
+    // Reports the peers added over the socket to the store again, so that they stay active
+    // like static peers until removed.
+    void refresh();
+
+  private:
+    nlohmann::json status() const;
+    nlohmann::json peers() const;
+    nlohmann::json add_peer(const nlohmann::json& params);
+    nlohmann::json remove_peer(const nlohmann::json& params);
+    nlohmann::json save_cache() const;
+
+    ControlContext context_;
+    std::mutex mutex_;  // guards added_
+    std::unordered_map<wg::Key, Peer> added_;
+};
+
+// One peer in the cache file's schema plus "confirmed", "discovered_via" and, when it is
+// relay-routed, "relay" (the relay's public key) and, after a lost collision,
+// "expected_mesh_ip".
+nlohmann::json peer_to_json(const PeerEntry& entry, const RelayAssignments* relays,
+                            const ExpectedMeshIps* expected, Clock::time_point now);
+
+}  // namespace wgmesh::mesh

@@ -1,0 +1,256 @@
+#include "mesh/reconciler.h"
+
+#include <algorithm>
+#include <exception>
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+namespace wgmesh::mesh {
+namespace {
+
+bool contains_key(const KeySet* set, const wg::Key& key) {
+    return set != nullptr && set->contains(key);
+}
+
+bool usable_endpoint(const Peer& peer, bool no_ipv6) {
+    return peer.endpoint && !(no_ipv6 && peer.endpoint->address.is_v6());
+}
+
+netlink::Prefix host_prefix(const netlink::IpAddress& address) {
+    return netlink::Prefix(address, address.is_v4() ? 32 : 128);
+}
+
+// The address other nodes reach `peer` on: the one it is expected to move to after losing
+// a collision, else the one it reports.
+std::optional<netlink::IpAddress> effective_mesh_ip(const Peer& peer,
+                                                    const ExpectedMeshIps* expected) {
+    if (expected != nullptr) {
+        if (const auto it = expected->find(peer.wg_pubkey); it != expected->end()) {
+            return it->second;
+        }
+    }
+    return peer.mesh_ip;
+}
+
+void sort_unique(std::vector<netlink::Prefix>& prefixes) {
+    std::sort(prefixes.begin(), prefixes.end());
+    prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+}
+
+}  // namespace
+
+DesiredState compute_desired_state(const DesiredStateInput& input) {
+    const LocalNode& local = *input.local;
+    DesiredState state;
+    state.device.private_key = local.private_key;
+    state.device.listen_port = local.listen_port;
+
+    // Ordered by key so the desired config (and every diff against it) is deterministic.
+    std::map<wg::Key, wg::PeerConfig> entries;
+    std::unordered_map<netlink::IpAddress, wg::Key> entry_by_mesh_ip;
+    for (const auto& peer : input.peers) {
+        if (peer.wg_pubkey == local.public_key || contains_key(input.offline, peer.wg_pubkey) ||
+            !usable_endpoint(peer, input.no_ipv6)) {
+            continue;
+        }
+        wg::PeerConfig config;
+        config.public_key = peer.wg_pubkey;
+        config.preshared_key = local.preshared_key;
+        config.endpoint = peer.endpoint;
+        config.persistent_keepalive = kPersistentKeepaliveSeconds;
+        entries.emplace(peer.wg_pubkey, std::move(config));
+        if (const auto ip = effective_mesh_ip(peer, input.expected_mesh_ips)) {
+            entry_by_mesh_ip.emplace(*ip, peer.wg_pubkey);
+        }
+        if (peer.mesh_ipv6) {
+            entry_by_mesh_ip.emplace(*peer.mesh_ipv6, peer.wg_pubkey);
+        }
+    }
+
+    // Where each peer's traffic goes: its relay's entry when relay-routed, else its own.
+    std::vector<Peer> reachable;
+    for (const auto& peer : input.peers) {
+        if (peer.wg_pubkey == local.public_key || contains_key(input.offline, peer.wg_pubkey)) {
+            continue;
+        }
+        wg::Key target = peer.wg_pubkey;
+        if (input.relays != nullptr) {
+            if (const auto it = input.relays->find(peer.wg_pubkey); it != input.relays->end()) {
+                target = it->second;
+            }
+        }
+        const auto entry = entries.find(target);
+        if (entry == entries.end()) {
+            continue;
+        }
+        if (const auto ip = effective_mesh_ip(peer, input.expected_mesh_ips)) {
+            entry->second.allowed_ips.push_back(host_prefix(*ip));
+        }
+        if (peer.mesh_ipv6) {
+            entry->second.allowed_ips.push_back(host_prefix(*peer.mesh_ipv6));
+        }
+        reachable.push_back(peer);
+    }
+
+    RoutePlanInput plan_input;
+    plan_input.local_key = local.public_key;
+    plan_input.peers = reachable;
+    plan_input.relays = input.relays;
+    plan_input.offline = input.offline;
+    plan_input.expected_mesh_ips = input.expected_mesh_ips;
+    plan_input.excluded_networks = local.mesh_networks;
+    plan_input.excluded_networks.insert(plan_input.excluded_networks.end(),
+                                        local.advertised_routes.begin(),
+                                        local.advertised_routes.end());
+    auto plan = plan_routes(plan_input);
+
+    // A network is allowed on exactly the entry its route goes through, so WireGuard's
+    // cryptokey routing and the kernel's routing table always agree.
+    for (const auto& route : plan.routes) {
+        const auto owner = entry_by_mesh_ip.find(route.gateway);
+        if (owner == entry_by_mesh_ip.end()) {
+            continue;
+        }
+        entries.at(owner->second).allowed_ips.push_back(route.destination);
+    }
+    for (auto& [key, config] : entries) {
+        sort_unique(config.allowed_ips);
+        state.device.peers.push_back(std::move(config));
+    }
+    state.routes = std::move(plan.routes);
+    state.warnings = std::move(plan.warnings);
+    return state;
+}
+
+Reconciler::Reconciler(PeerStore& store, wg::WireGuardDevice& device, netlink::RouteTable& routes,
+                       netlink::Forwarding& forwarding, CollisionResolver& collisions,
+                       RelayPolicy& relay_policy, LocalNode local, ReconcilerOptions options,
+                       LogFunction log_error)
+    : store_(store),
+      device_(device),
+      routes_(routes),
+      forwarding_(forwarding),
+      collisions_(collisions),
+      relay_policy_(relay_policy),
+      local_(std::move(local)),
+      options_(options),
+      log_error_(std::move(log_error)) {}
+
+void Reconciler::set_offline(KeySet offline) {
+    std::lock_guard lock(mutex_);
+    offline_ = std::move(offline);
+}
+
+CycleReport Reconciler::run_cycle() {
+    CycleReport report;
+    const auto now = store_.now();
+    report.started = now;
+    KeySet offline;
+    {
+        std::lock_guard lock(mutex_);
+        offline = offline_;
+    }
+
+    std::vector<Peer> peers;
+    for (auto& entry : store_.usable(now)) {
+        if (entry.peer.wg_pubkey == local_.public_key) {
+            continue;
+        }
+        report.cached_peers += entry.confirmed ? 0 : 1;
+        peers.push_back(std::move(entry.peer));
+    }
+    report.usable_peers = peers.size();
+
+    // Handshakes feed the relay policy; without them every peer just looks handshake-less.
+    Handshakes handshakes;
+    try {
+        for (const auto& peer : device_.get().peers) {
+            if (peer.last_handshake_unix > 0) {
+                handshakes.emplace(
+                    peer.public_key,
+                    Clock::time_point(std::chrono::seconds(peer.last_handshake_unix)));
+            }
+        }
+    } catch (const std::exception& e) {
+        report.errors.push_back(std::string("reading WireGuard device: ") + e.what());
+    }
+    report.relays = relay_policy_.decide(peers, handshakes, &offline, now);
+
+    const auto expected = collisions_.expected_mesh_ips();
+    DesiredStateInput input;
+    input.local = &local_;
+    input.local_mesh_ip = collisions_.local_mesh_ip();
+    input.peers = peers;
+    input.relays = &report.relays;
+    input.offline = &offline;
+    input.expected_mesh_ips = &expected;
+    input.no_ipv6 = options_.no_ipv6;
+    auto desired = compute_desired_state(input);
+    report.configured_peers = desired.device.peers.size();
+    report.desired_routes = desired.routes.size();
+    report.route_warnings = std::move(desired.warnings);
+
+    try {
+        device_.apply(desired.device);
+    } catch (const std::exception& e) {
+        report.errors.push_back(std::string("configuring WireGuard: ") + e.what());
+    }
+    try {
+        report.routes = routes_.sync(desired.routes);
+        for (const auto& failure : report.routes.failures) {
+            report.errors.push_back(std::string(failure.removing ? "removing" : "adding") +
+                                    " route " + failure.route.to_string() + ": " + failure.message);
+        }
+    } catch (const std::exception& e) {
+        report.errors.push_back(std::string("syncing routes: ") + e.what());
+    }
+    try {
+        forwarding_.ensure();
+    } catch (const std::exception& e) {
+        report.errors.push_back(std::string("ensuring forwarding: ") + e.what());
+    }
+    try {
+        const auto all = store_.all();
+        auto outcome = collisions_.resolve(all);
+        report.collisions = std::move(outcome.collisions);
+        report.local_address_changed = outcome.local_address_changed;
+        for (auto& error : outcome.errors) {
+            report.errors.push_back("resolving collisions: " + error);
+        }
+    } catch (const std::exception& e) {
+        report.errors.push_back(std::string("resolving collisions: ") + e.what());
+    }
+
+    report.finished = store_.now();
+    note_errors(report.errors);
+    std::lock_guard lock(mutex_);
+    last_ = report;
+    ++cycles_;
+    return report;
+}
+
+void Reconciler::note_errors(const std::vector<std::string>& errors) {
+    // A failing step fails again every 5 s; say so once, and again only after it cleared.
+    std::set<std::string> current(errors.begin(), errors.end());
+    if (log_error_) {
+        for (const auto& error : current) {
+            if (!logged_errors_.contains(error)) {
+                log_error_(error);
+            }
+        }
+    }
+    logged_errors_ = std::move(current);
+}
+
+std::optional<CycleReport> Reconciler::last_report() const {
+    std::lock_guard lock(mutex_);
+    return last_;
+}
+
+std::size_t Reconciler::cycles() const {
+    std::lock_guard lock(mutex_);
+    return cycles_;
+}
+
+}  // namespace wgmesh::mesh

@@ -1,0 +1,132 @@
+// One reconcile cycle (SPEC section 8): the store's usable peers become the desired
+// WireGuard peers and routes, applied through the kernel-facing interfaces, followed by
+// forwarding and the collision check. Every step runs even when an earlier one failed;
+// failures are collected in the cycle's report and logged once per distinct message.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mesh/collisions.h"
+#include "mesh/peer_store.h"
+#include "mesh/relay_policy.h"
+#include "mesh/route_plan.h"
+#include "netlink/forwarding.h"
+#include "netlink/ip_address.h"
+#include "netlink/route.h"
+#include "wg/device.h"
+#include "wg/key.h"
+
+namespace wgmesh::mesh {
+
+inline constexpr std::uint16_t kPersistentKeepaliveSeconds = 25;
+
+// This node as the cycle needs it; the IPv4 mesh address comes from the CollisionResolver
+// (it changes when this node loses a collision).
+struct LocalNode {
+    wg::Key private_key;
+    wg::Key public_key;
+    std::optional<netlink::IpAddress> mesh_ipv6;  // unset with --no-ipv6
+    std::uint16_t listen_port = 0;
+    wg::Key preshared_key;
+    std::vector<netlink::Prefix> advertised_routes;
+    // The mesh's own networks: reached through the interface address, never via a peer.
+    std::vector<netlink::Prefix> mesh_networks;
+};
+
+struct ReconcilerOptions {
+    bool no_ipv6 = false;  // IPv6 endpoints are not configured
+};
+
+struct CycleReport {
+    Clock::time_point started{};
+    Clock::time_point finished{};
+    std::size_t usable_peers = 0;      // active and cached peers other than us
+    std::size_t configured_peers = 0;  // WireGuard entries in the desired config
+    std::size_t cached_peers = 0;      // usable but not confirmed by a live source
+    RelayAssignments relays;           // relay-routed peer -> its relay
+    std::size_t desired_routes = 0;
+    netlink::RouteSyncReport routes;
+    std::vector<std::string> route_warnings;
+    std::vector<Collision> collisions;
+    std::optional<netlink::InterfaceAddress> local_address_changed;
+    std::vector<std::string> errors;  // one line per failed step or route
+
+    bool ok() const { return errors.empty(); }
+};
+
+// The WireGuard configuration and routes one cycle wants: pure, for the cycle and tests.
+struct DesiredState {
+    wg::DeviceConfig device;
+    std::vector<netlink::Route> routes;
+    std::vector<std::string> warnings;
+};
+
+struct DesiredStateInput {
+    const LocalNode* local = nullptr;
+    netlink::IpAddress local_mesh_ip;
+    std::span<const Peer> peers;  // usable peers, ourselves excluded
+    const RelayAssignments* relays = nullptr;
+    const KeySet* offline = nullptr;
+    const ExpectedMeshIps* expected_mesh_ips = nullptr;
+    bool no_ipv6 = false;
+};
+
+// Peers with a usable endpoint get an entry with keepalive and the PSK; a relay-routed
+// peer's mesh addresses and networks go on its relay's entry (its own entry, when it has
+// an endpoint, stays without AllowedIPs so the direct path keeps being probed). Advertised
+// networks follow the route plan, so a network is allowed on exactly the entry its route's
+// gateway belongs to. Offline peers get nothing.
+DesiredState compute_desired_state(const DesiredStateInput& input);
+
+class Reconciler {
+  public:
+    using LogFunction = std::function<void(std::string_view)>;
+
+    Reconciler(PeerStore& store, wg::WireGuardDevice& device, netlink::RouteTable& routes,
+               netlink::Forwarding& forwarding, CollisionResolver& collisions,
+               RelayPolicy& relay_policy, LocalNode local, ReconcilerOptions options = {},
+               LogFunction log_error = {});
+    Reconciler(const Reconciler&) = delete;
+    Reconciler& operator=(const Reconciler&) = delete;
+
+    // Peers skipped by both WireGuard and route sync until cleared.
+    void set_offline(KeySet offline);
+
+    // One cycle; never throws for a failing step. Not reentrant: one loop thread calls it.
+    CycleReport run_cycle();
+
+    // Thread-safe, for the control socket.
+    std::optional<CycleReport> last_report() const;
+    std::size_t cycles() const;
+
+  private:
+    void note_errors(const std::vector<std::string>& errors);
+
+    PeerStore& store_;
+    wg::WireGuardDevice& device_;
+    netlink::RouteTable& routes_;
+    netlink::Forwarding& forwarding_;
+    CollisionResolver& collisions_;
+    RelayPolicy& relay_policy_;
+    const LocalNode local_;
+    const ReconcilerOptions options_;
+    LogFunction log_error_;
+
+    mutable std::mutex mutex_;  // guards offline_, last_, cycles_
+    KeySet offline_;
+    std::optional<CycleReport> last_;
+    std::size_t cycles_ = 0;
+    std::set<std::string> logged_errors_;  // the errors of the previous cycle
+};
+
+}  // namespace wgmesh::mesh

@@ -1,0 +1,166 @@
+#include "mesh/control_methods.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "mesh/derived_keys.h"
+
+namespace wgmesh::mesh {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr const char* kSecret = "control-methods-test-secret-0123456789";
+constexpr const char* kKeyA = "CGlHBOvWIl6h6U3TM30oHeUhFxbn6wGNW/kSV9dJ700=";
+constexpr const char* kKeyB = "N+/8gdgFgR1Z+ZwTdrOTslUpt0gsOa2GbEl5G2LcRLs=";
+constexpr const char* kLocal = "RkDtiCN2kM0ZoM9M9QM4IeOCIOHalV7ZYZxBCBKVFyc=";
+
+class ControlMethodsTest : public ::testing::Test {
+  protected:
+    ControlMethodsTest()
+        : addressing_(kSecret, derive_keys(kSecret)),
+          dir_(fs::temp_directory_path() / ("wgmesh-control-" + std::to_string(::getpid()))),
+          cache_(dir_, "wgtest") {
+        ControlContext context;
+        context.interface = "wgtest";
+        context.public_key = wg::Key::parse_or_throw(kLocal);
+        context.listen_port = 51820;
+        context.store = &store_;
+        context.cache = &cache_;
+        context.addressing = &addressing_;
+        context.mesh_ipv6 = addressing_.mesh_ipv6(context.public_key);
+        context.local_mesh_ip = [this] {
+            return addressing_.mesh_ip(wg::Key::parse_or_throw(kLocal));
+        };
+        context.last_cycle = [this] { return cycle_; };
+        context.cycles = [] { return std::size_t{3}; };
+        context.epoch = [] {
+            Epoch epoch;
+            epoch.id = 7;
+            return std::optional<Epoch>(epoch);
+        };
+        methods_ = std::make_unique<ControlMethods>(std::move(context));
+    }
+    ~ControlMethodsTest() override { fs::remove_all(dir_); }
+
+    json call(const std::string& method, json params = json::object()) {
+        return methods_->handle({method, std::move(params)});
+    }
+    std::string error_of(const std::string& method, json params) {
+        try {
+            call(method, std::move(params));
+        } catch (const std::exception& e) {
+            return e.what();
+        }
+        return "";
+    }
+
+    MeshAddressing addressing_;
+    fs::path dir_;
+    PeerStore store_;
+    PeerCache cache_;
+    std::optional<CycleReport> cycle_;
+    std::unique_ptr<ControlMethods> methods_;
+};
+
+TEST_F(ControlMethodsTest, PeerAddValidatesDerivesAndStores) {
+    const auto result = call("peer.add", {{"wg_pubkey", kKeyA},
+                                          {"endpoint", "192.0.2.1:51820"},
+                                          {"routable_networks", {"172.16.0.0/24"}},
+                                          {"introducer", true}});
+    EXPECT_TRUE(result.at("added").get<bool>());
+    const auto key = wg::Key::parse_or_throw(kKeyA);
+    const auto stored = store_.get(key);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->mesh_ip, addressing_.mesh_ip(key));
+    EXPECT_TRUE(stored->introducer);
+    EXPECT_TRUE(stored->discovered_via.contains("control"));
+    EXPECT_EQ(result.at("mesh_ip"), addressing_.mesh_ip(key).to_string());
+}
+
+TEST_F(ControlMethodsTest, InvalidParamsAreRefusedWithAReason) {
+    EXPECT_NE(error_of("peer.add", json::object()).find("wg_pubkey"), std::string::npos);
+    EXPECT_NE(error_of("peer.add", {{"wg_pubkey", "nope"}}).find("wg_pubkey"), std::string::npos);
+    EXPECT_NE(error_of("peer.add", {{"wg_pubkey", kKeyA}, {"endpoint", 5}}).find("endpoint"),
+              std::string::npos);
+    EXPECT_NE(error_of("peer.add", {{"wg_pubkey", kKeyA}, {"bogus", 1}}).find("unknown field"),
+              std::string::npos);
+    EXPECT_NE(error_of("peer.add", {{"wg_pubkey", kLocal}}).find("own key"), std::string::npos);
+    EXPECT_NE(error_of("peer.remove", json::object()).find("wg_pubkey"), std::string::npos);
+    EXPECT_NE(error_of("peer.remove", {{"wg_pubkey", kKeyA}, {"x", 1}}).find("exactly"),
+              std::string::npos);
+    EXPECT_NE(error_of("peer.remove", {{"wg_pubkey", "zz"}}).find("not a valid"),
+              std::string::npos);
+    EXPECT_NE(error_of("status", {{"x", 1}}).find("no params"), std::string::npos);
+    EXPECT_NE(error_of("reboot", json::object()).find("unknown method"), std::string::npos);
+    EXPECT_EQ(store_.size(), 0u);
+}
+
+TEST_F(ControlMethodsTest, PeerRemoveRemovesAndStopsRefreshing) {
+    call("peer.add", {{"wg_pubkey", kKeyA}});
+    EXPECT_TRUE(call("peer.remove", {{"wg_pubkey", kKeyA}}).at("removed").get<bool>());
+    EXPECT_FALSE(call("peer.remove", {{"wg_pubkey", kKeyA}}).at("removed").get<bool>());
+    methods_->refresh();
+    EXPECT_EQ(store_.size(), 0u);
+}
+
+TEST_F(ControlMethodsTest, PeersListsTheCacheSchemaWithConfirmationAndRelay) {
+    call("peer.add", {{"wg_pubkey", kKeyA}, {"endpoint", "192.0.2.1:51820"}});
+    Peer cached;
+    cached.wg_pubkey = wg::Key::parse_or_throw(kKeyB);
+    cached.mesh_ip = addressing_.mesh_ip(cached.wg_pubkey);
+    cached.last_seen = Clock::now();
+    store_.update(cached, "cache");
+    CycleReport report;
+    report.relays.emplace(cached.wg_pubkey, wg::Key::parse_or_throw(kKeyA));
+    cycle_ = report;
+
+    const auto peers = call("peers");
+    ASSERT_EQ(peers.size(), 2u);
+    for (const auto& peer : peers) {
+        ASSERT_TRUE(peer.contains("wg_pubkey"));
+        ASSERT_TRUE(peer.contains("mesh_ip"));
+        ASSERT_TRUE(peer.contains("last_seen"));
+        if (peer["wg_pubkey"] == kKeyA) {
+            EXPECT_TRUE(peer["confirmed"].get<bool>());
+            EXPECT_EQ(peer["endpoint"], "192.0.2.1:51820");
+            EXPECT_FALSE(peer.contains("relay"));
+        } else {
+            EXPECT_FALSE(peer["confirmed"].get<bool>());
+            EXPECT_EQ(peer["relay"], kKeyA);
+        }
+    }
+}
+
+TEST_F(ControlMethodsTest, StatusReportsIdentityCountsCycleAndEpoch) {
+    call("peer.add", {{"wg_pubkey", kKeyA}});
+    CycleReport report;
+    report.errors = {"syncing routes: boom"};
+    report.configured_peers = 1;
+    cycle_ = report;
+    const auto status = call("status");
+    EXPECT_EQ(status["interface"], "wgtest");
+    EXPECT_EQ(status["public_key"], kLocal);
+    EXPECT_EQ(status["mesh_ip"], addressing_.mesh_ip(wg::Key::parse_or_throw(kLocal)).to_string());
+    EXPECT_EQ(status["peers"]["known"], 1);
+    EXPECT_EQ(status["peers"]["confirmed"], 1);
+    EXPECT_EQ(status["last_cycle"]["errors"], json::array({"syncing routes: boom"}));
+    EXPECT_EQ(status["cycles"], 3);
+    EXPECT_EQ(status["epoch"]["id"], 7);
+}
+
+TEST_F(ControlMethodsTest, CacheSaveWritesTheCacheFile) {
+    call("peer.add", {{"wg_pubkey", kKeyA}, {"endpoint", "192.0.2.1:51820"}});
+    const auto result = call("cache.save");
+    EXPECT_EQ(result["peers"], 1);
+    const auto state = cache_.read();
+    ASSERT_EQ(state.status, CacheFileState::Status::kOk);
+    ASSERT_EQ(state.document.peers.size(), 1u);
+    EXPECT_EQ(state.document.peers[0].wg_pubkey, wg::Key::parse_or_throw(kKeyA));
+}
+
+}  // namespace
+}  // namespace wgmesh::mesh

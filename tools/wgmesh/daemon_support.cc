@@ -1,0 +1,264 @@
+#include "tools/wgmesh/daemon_support.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <system_error>
+
+#include "mesh/log.h"
+
+namespace wgmesh::cli {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMaxSecretFileBytes = 4096;
+constexpr auto kWakerPoll = 250ms;
+
+std::system_error errno_error(const std::string& what) {
+    return std::system_error(errno, std::generic_category(), what);
+}
+
+std::string read_secret_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        throw std::system_error(errno, std::generic_category(), "cannot open secret file " + path);
+    }
+    std::string data(kMaxSecretFileBytes + 1, '\0');
+    std::size_t size = 0;
+    while (size < data.size()) {
+        const ssize_t n = ::read(fd, data.data() + size, data.size() - size);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n < 0) {
+                const int err = errno;
+                ::close(fd);
+                throw std::system_error(err, std::generic_category(),
+                                        "cannot read secret file " + path);
+            }
+            break;
+        }
+        size += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    if (size > kMaxSecretFileBytes) {
+        throw UsageError("secret file " + path + " is larger than 4096 bytes");
+    }
+    data.resize(size);
+    // One line, as `echo SECRET > file` writes it; the secret parser trims spaces.
+    while (!data.empty() && (data.back() == '\n' || data.back() == '\r')) {
+        data.pop_back();
+    }
+    return data;
+}
+
+}  // namespace
+
+SignalSet::SignalSet(std::initializer_list<int> signals) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (const int sig : signals) {
+        sigaddset(&mask, sig);
+    }
+    if (const int rc = ::pthread_sigmask(SIG_BLOCK, &mask, &previous_); rc != 0) {
+        throw std::system_error(rc, std::generic_category(), "cannot block signals");
+    }
+    fd_ = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd_ < 0) {
+        const auto error = errno_error("cannot create a signalfd");
+        ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+        throw error;
+    }
+}
+
+SignalSet::~SignalSet() {
+    ::close(fd_);
+    ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+}
+
+int SignalSet::take() const {
+    signalfd_siginfo info{};
+    const ssize_t n = ::read(fd_, &info, sizeof(info));
+    return n == static_cast<ssize_t>(sizeof(info)) ? static_cast<int>(info.ssi_signo) : 0;
+}
+
+StoreWaker::StoreWaker(mesh::PeerStore& store) : subscription_(store.subscribe()) {
+    fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd_ < 0) {
+        throw errno_error("cannot create an eventfd");
+    }
+    thread_ = std::thread([this] { run(); });
+}
+
+StoreWaker::~StoreWaker() {
+    stop();
+    ::close(fd_);
+}
+
+void StoreWaker::stop() {
+    stopping_ = true;
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+void StoreWaker::run() {
+    while (!stopping_) {
+        const bool event = subscription_->pop_for(kWakerPoll).has_value();
+        const bool overflow = subscription_->take_overflow();
+        if (event || overflow) {
+            while (subscription_->try_pop()) {
+            }
+            const std::uint64_t one = 1;
+            [[maybe_unused]] const auto written = ::write(fd_, &one, sizeof(one));
+        }
+    }
+}
+
+bool StoreWaker::take() const {
+    std::uint64_t count = 0;
+    return ::read(fd_, &count, sizeof(count)) == static_cast<ssize_t>(sizeof(count)) && count > 0;
+}
+
+Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker,
+                       std::chrono::steady_clock::time_point deadline) {
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    // Rounded up, so the loop never spins on a deadline that is less than 1 ms away.
+    const int timeout = static_cast<int>(std::clamp<std::int64_t>(remaining.count() + 1, 0, 60000));
+    pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {waker.fd(), POLLIN, 0}};
+    if (::poll(fds, 2, timeout) < 0 && errno != EINTR) {
+        throw errno_error("poll");
+    }
+    Wakeup wakeup;
+    if (fds[0].revents & POLLIN) {
+        wakeup.signal = signals.take();
+    }
+    if (fds[1].revents & POLLIN) {
+        wakeup.store_changed = waker.take();
+    }
+    return wakeup;
+}
+
+Watchdog::Watchdog() : next_(std::chrono::steady_clock::time_point::max()) {
+    std::uint64_t usec = 0;
+    if (::sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+        period_ = std::chrono::microseconds(usec / 2);
+        next_ = std::chrono::steady_clock::now();
+    }
+}
+
+void Watchdog::ping_if_due(std::chrono::steady_clock::time_point now) {
+    if (enabled() && now >= next_) {
+        ping();
+    }
+}
+
+void Watchdog::ping() {
+    if (!enabled()) {
+        return;
+    }
+    ::sd_notify(0, "WATCHDOG=1");
+    next_ = std::chrono::steady_clock::now() + period_;
+}
+
+std::chrono::milliseconds parse_interval(std::string_view text) {
+    std::string_view number = text;
+    long scale = 1000;
+    if (number.ends_with("ms")) {
+        number.remove_suffix(2);
+        scale = 1;
+    } else if (number.ends_with("s")) {
+        number.remove_suffix(1);
+    }
+    long value = 0;
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    const std::chrono::milliseconds interval(value * scale);
+    if (number.empty() || ec != std::errc() || end != number.data() + number.size() || value <= 0 ||
+        value > 3600 * 1000 || interval < 50ms || interval > 1h) {
+        throw UsageError("--reconcile-interval: '" + std::string(text) +
+                         "' is not a duration between 50ms and 3600s (e.g. 5s, 500ms)");
+    }
+    return interval;
+}
+
+std::string take_secret(const Flags& flags) {
+    std::string from_env;
+    if (char* value = ::getenv("WGMESH_SECRET")) {
+        from_env = value;
+        // Zero the bytes in the original environment block too: unsetenv() alone leaves
+        // them readable in /proc/<pid>/environ.
+        ::explicit_bzero(value, std::strlen(value));
+        ::unsetenv("WGMESH_SECRET");
+    }
+    const auto file = flags.value("secret-file");
+    const auto inline_secret = flags.value("secret");
+    if (file && inline_secret) {
+        throw UsageError("give the secret once: --secret-file or --secret, not both");
+    }
+    if (file) {
+        return read_secret_file(*file);
+    }
+    if (inline_secret) {
+        mesh::log_warning(
+            "--secret is visible in the process list; use WGMESH_SECRET or --secret-file");
+        return *inline_secret;
+    }
+    if (from_env.empty()) {
+        throw UsageError("no mesh secret: set WGMESH_SECRET, or use --secret-file FILE");
+    }
+    return from_env;
+}
+
+RecordingAddressSet::RecordingAddressSet(std::string interface, OnReplace on_replace)
+    : inner_(std::move(interface)), on_replace_(std::move(on_replace)) {}
+
+std::vector<netlink::InterfaceAddress> RecordingAddressSet::list() {
+    return inner_.list();
+}
+
+void RecordingAddressSet::replace(const std::optional<netlink::InterfaceAddress>& previous,
+                                  const netlink::InterfaceAddress& replacement) {
+    inner_.replace(previous, replacement);
+    if (on_replace_) {
+        on_replace_(previous, replacement);
+    }
+}
+
+void ensure_addresses(netlink::AddressSet& addresses,
+                      const std::vector<netlink::InterfaceAddress>& recorded,
+                      const netlink::InterfaceAddress& v4,
+                      const std::optional<netlink::InterfaceAddress>& v6) {
+    const auto current = addresses.list();
+    const auto present = [&](const netlink::InterfaceAddress& a) {
+        return std::find(current.begin(), current.end(), a) != current.end();
+    };
+    for (const auto* wanted : {&v4, v6 ? &*v6 : nullptr}) {
+        if (wanted == nullptr || present(*wanted)) {
+            continue;
+        }
+        std::optional<netlink::InterfaceAddress> previous;
+        for (const auto& old : recorded) {
+            if (old.address.family() == wanted->address.family() && old != *wanted &&
+                present(old)) {
+                previous = old;
+            }
+        }
+        addresses.replace(previous, *wanted);
+    }
+}
+
+}  // namespace wgmesh::cli

@@ -1,0 +1,119 @@
+// The plumbing of `wgmesh join` around the reconcile loop: signals through a signalfd (no
+// work in async handlers), store changes through an eventfd, the systemd watchdog, the
+// secret's intake and the interface addresses recorded for `wgmesh cleanup`.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "mesh/peer_store.h"
+#include "netlink/address.h"
+#include "netlink/ip_address.h"
+#include "tools/wgmesh/flags.h"
+
+namespace wgmesh::cli {
+
+// Blocks the signals for the whole process (call before starting threads) and reads them
+// from a signalfd. The previous mask is restored on destruction.
+class SignalSet {
+  public:
+    explicit SignalSet(std::initializer_list<int> signals);
+    ~SignalSet();
+    SignalSet(const SignalSet&) = delete;
+    SignalSet& operator=(const SignalSet&) = delete;
+    int fd() const { return fd_; }
+    // The next pending signal, or 0.
+    int take() const;
+
+  private:
+    int fd_ = -1;
+    sigset_t previous_{};
+};
+
+// Turns store events into a readable eventfd, from a thread of its own (the subscription
+// can only be waited on with a condition variable).
+class StoreWaker {
+  public:
+    explicit StoreWaker(mesh::PeerStore& store);
+    ~StoreWaker();
+    StoreWaker(const StoreWaker&) = delete;
+    StoreWaker& operator=(const StoreWaker&) = delete;
+    int fd() const { return fd_; }
+    // True when events arrived since the last call.
+    bool take() const;
+    void stop();
+
+  private:
+    void run();
+
+    std::shared_ptr<mesh::PeerSubscription> subscription_;
+    int fd_ = -1;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
+};
+
+struct Wakeup {
+    int signal = 0;
+    bool store_changed = false;
+};
+
+// Waits until a signal, a store change or `deadline`.
+Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker,
+                       std::chrono::steady_clock::time_point deadline);
+
+// WATCHDOG=1 at half the WatchdogSec= period when systemd asks for it.
+class Watchdog {
+  public:
+    Watchdog();
+    bool enabled() const { return period_.count() > 0; }
+    std::chrono::steady_clock::time_point next_ping() const { return next_; }
+    void ping_if_due(std::chrono::steady_clock::time_point now);
+    void ping();
+
+  private:
+    std::chrono::microseconds period_{0};
+    std::chrono::steady_clock::time_point next_;
+};
+
+// "5s", "500ms" or a number of seconds; between 50 ms and 1 h. Throws UsageError.
+std::chrono::milliseconds parse_interval(std::string_view text);
+
+// The secret's text from --secret-file, --secret (with a warning) or WGMESH_SECRET, in that
+// order. WGMESH_SECRET is wiped (its bytes zeroed in place, then unset) in every case, so no
+// child process inherits it and /proc/<pid>/environ does not show it. Throws UsageError
+// when there is none or when both flags are given.
+std::string take_secret(const Flags& flags);
+
+// The kernel's AddressSet of the interface, telling `on_replace` about every change so the
+// interface state file lists what wgmesh added.
+class RecordingAddressSet : public netlink::AddressSet {
+  public:
+    using OnReplace = std::function<void(const std::optional<netlink::InterfaceAddress>&,
+                                         const netlink::InterfaceAddress&)>;
+    RecordingAddressSet(std::string interface, OnReplace on_replace);
+    std::vector<netlink::InterfaceAddress> list() override;
+    void replace(const std::optional<netlink::InterfaceAddress>& previous,
+                 const netlink::InterfaceAddress& replacement) override;
+
+  private:
+    netlink::KernelAddressSet inner_;
+    OnReplace on_replace_;
+};
+
+// Puts the mesh addresses on the interface. An address of the same family that an earlier
+// run recorded (`recorded`) and that is no longer wanted (a new secret, subnet or nonce) is
+// replaced, new before old; foreign addresses are left alone.
+void ensure_addresses(netlink::AddressSet& addresses,
+                      const std::vector<netlink::InterfaceAddress>& recorded,
+                      const netlink::InterfaceAddress& v4,
+                      const std::optional<netlink::InterfaceAddress>& v6);
+
+}  // namespace wgmesh::cli
