@@ -256,8 +256,11 @@ int Daemon::run() {
     netlink::NftForwardingOptions nft_options;
     nft_options.warn = [](const std::string& line) { mesh::log_warning(line); };
     netlink::NftForwarding forwarding(options_.interface, nft_options);
-    mesh::RelayPolicy relay_policy(
-        mesh::LocalRelayView{public_key, options_.introducer, options_.force_relay, {}, {}});
+    mesh::RelayPolicy relay_policy(mesh::LocalRelayView{public_key,
+                                                        options_.introducer,
+                                                        options_.force_relay,
+                                                        {},
+                                                        local_subnets(options_.interface)});
     mesh::LocalNode local;
     local.private_key = private_key;
     local.public_key = public_key;
@@ -324,6 +327,7 @@ int Daemon::run() {
                 peers_file->refresh();
             }
             methods.refresh();
+            relay_policy.set_local_subnets(local_subnets(options_.interface));
             for (const auto& key : store.remove_stale()) {
                 mesh::log_info("peer " + key.to_base64() + " is stale, removed");
             }

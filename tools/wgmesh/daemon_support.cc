@@ -1,6 +1,7 @@
 #include "tools/wgmesh/daemon_support.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <system_error>
 
 #include "mesh/log.h"
+#include "netlink/socket.h"
 
 namespace wgmesh::cli {
 namespace {
@@ -259,6 +261,32 @@ void ensure_addresses(netlink::AddressSet& addresses,
         }
         addresses.replace(previous, *wanted);
     }
+}
+
+std::vector<netlink::Prefix> local_subnets(const std::string& mesh_interface) {
+    std::vector<netlink::Prefix> subnets;
+    struct if_nameindex* names = ::if_nameindex();
+    if (names == nullptr) {
+        return subnets;
+    }
+    try {
+        netlink::NetlinkSocket socket;
+        for (auto* entry = names; entry->if_index != 0; ++entry) {
+            if (mesh_interface == entry->if_name) {
+                continue;
+            }
+            for (const auto& address :
+                 netlink::list_addresses(socket, static_cast<int>(entry->if_index))) {
+                subnets.emplace_back(address.address, address.prefix_length);
+            }
+        }
+    } catch (const std::exception& e) {
+        mesh::log_debug(std::string("listing local subnets: ") + e.what());
+    }
+    ::if_freenameindex(names);
+    std::sort(subnets.begin(), subnets.end());
+    subnets.erase(std::unique(subnets.begin(), subnets.end()), subnets.end());
+    return subnets;
 }
 
 }  // namespace wgmesh::cli

@@ -116,4 +116,8 @@ void ensure_addresses(netlink::AddressSet& addresses,
                       const netlink::InterfaceAddress& v4,
                       const std::optional<netlink::InterfaceAddress>& v6);
 
+// The subnets of this host's other interfaces (IPv6 link-local left out): peers whose
+// endpoint lies in one are on the LAN and never relay-routed. Errors give an empty list.
+std::vector<netlink::Prefix> local_subnets(const std::string& mesh_interface);
+
 }  // namespace wgmesh::cli
