@@ -398,6 +398,17 @@ TEST_F(DaemonTest, TwoNodesConvergeCarryTrafficAndSurviveARestart) {
     const auto ps = test::run_checked({"ps", "-eo", "args"});
     EXPECT_EQ(ps.find(kSecret), std::string::npos);
 
+    // A second daemon for the same interface refuses to start and changes nothing.
+    const auto secret_file = root_ / "secret";
+    std::ofstream(secret_file) << kSecret << "\n";
+    auto second_args = a_.join_args();
+    second_args.insert(second_args.begin(),
+                       {WGMESH_BINARY, "join", "--secret-file", secret_file.string()});
+    const auto second = a_.ns->exec(second_args);
+    EXPECT_EQ(second.exit_code, 1);
+    EXPECT_NE(second.err.find("already running"), std::string::npos) << second.err;
+    EXPECT_TRUE(a_.daemon->running());
+
     // Cleanup refuses while the daemon answers.
     const auto refused = a_.wgmesh({"cleanup", "--interface", a_.interface, "--state-dir",
                                     a_.state_dir.string(), "--socket", a_.socket.string()});
@@ -421,6 +432,10 @@ TEST_F(DaemonTest, TwoNodesConvergeCarryTrafficAndSurviveARestart) {
         const auto p = a_.control("peers");
         return p.is_array() && p.size() == 1 && !p[0]["confirmed"].get<bool>();
     }));
+    // Several cycles later the cached peer is still configured and routed (a cycle that
+    // ignored cached peers would have removed both).
+    ASSERT_TRUE(wait_until([&] { return a_.control("status").value("cycles", 0) >= 3; }));
+    EXPECT_EQ(a_.wg_peers().count(b_.public_key), 1u);
     EXPECT_TRUE(has_route(a_.routes(), b_.advertised, b_ip));
     ASSERT_EQ(a_.daemon->stop(SIGTERM), 0);
     a_.daemon.reset();

@@ -14,6 +14,7 @@
 #include "service/atomic_file.h"
 #include "service/join_options.h"
 #include "tools/wgmesh/commands.h"
+#include "tools/wgmesh/daemon_support.h"
 #include "tools/wgmesh/flags.h"
 #include "tools/wgmesh/interface_state.h"
 #include "wg/device_factory.h"
@@ -32,15 +33,6 @@ const std::vector<FlagSpec>& specs() {
         {"socket", "PATH", "the daemon's control socket (default /run/wgmesh/<IF>.sock)"},
     };
     return list;
-}
-
-bool daemon_answers(const std::filesystem::path& socket) {
-    try {
-        return mesh::control_call(socket, {"status", nlohmann::json::object()}, 2s)
-            .value("ok", false);
-    } catch (const std::exception&) {
-        return false;
-    }
 }
 
 }  // namespace

@@ -168,6 +168,12 @@ mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler) {
 }
 
 int Daemon::run() {
+    // Before touching anything: a second daemon for the same interface would fight the first.
+    if (daemon_answers(socket_path_)) {
+        throw std::runtime_error("a wgmesh daemon for " + options_.interface +
+                                 " is already running (it answers on " + socket_path_.string() +
+                                 ")");
+    }
     const auto keys = mesh::derive_keys(secret_);
     const mesh::MeshAddressing addressing(secret_, keys, options_.mesh_subnet);
 

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "mesh/control_server.h"
 #include "mesh/log.h"
 #include "netlink/socket.h"
 
@@ -260,6 +261,15 @@ void ensure_addresses(netlink::AddressSet& addresses,
             }
         }
         addresses.replace(previous, *wanted);
+    }
+}
+
+bool daemon_answers(const std::filesystem::path& socket) {
+    try {
+        return mesh::control_call(socket, {"status", nlohmann::json::object()}, 2s)
+            .value("ok", false);
+    } catch (const std::exception&) {
+        return false;
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -115,6 +116,9 @@ void ensure_addresses(netlink::AddressSet& addresses,
                       const std::vector<netlink::InterfaceAddress>& recorded,
                       const netlink::InterfaceAddress& v4,
                       const std::optional<netlink::InterfaceAddress>& v6);
+
+// Whether a wgmesh daemon answers a status request on the control socket (2 s at most).
+bool daemon_answers(const std::filesystem::path& socket);
 
 // The subnets of this host's other interfaces (IPv6 link-local left out): peers whose
 // endpoint lies in one are on the LAN and never relay-routed. Errors give an empty list.
