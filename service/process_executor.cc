@@ -174,6 +174,9 @@ std::optional<int> reap(pid_t pid, int flags) {
     do {
         rc = waitpid(pid, &status, flags);
     } while (rc < 0 && errno == EINTR);
+    if (rc < 0 && errno == ECHILD) {
+        return -1;  // reaped elsewhere (SIGCHLD ignored): the status is lost, not pending
+    }
     if (rc != pid) {
         return std::nullopt;
     }

@@ -2,10 +2,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -93,25 +95,31 @@ std::string read_limited(std::istream& in, const std::string& what) {
 }
 
 // --secret-file, else $WGMESH_SECRET, else stdin when it is not a terminal. The variable is
-// removed afterwards so that no program we start inherits it.
+// removed first so that no program we start (systemctl) inherits it.
 std::string read_secret(const Flags& flags) {
     std::string raw;
     const std::string variable(service::kSecretVariable);
+    std::optional<std::string> from_env;
+    if (char* value = std::getenv(variable.c_str())) {
+        from_env = value;
+        // unsetenv() alone would leave the bytes readable in /proc/<pid>/environ.
+        explicit_bzero(value, std::strlen(value));
+        unsetenv(variable.c_str());
+    }
     if (const auto file = flags.value("secret-file")) {
         std::ifstream in(*file, std::ios::binary);
         if (!in) {
             throw std::runtime_error("cannot read the secret file " + *file);
         }
         raw = read_limited(in, *file);
-    } else if (const char* env = std::getenv(variable.c_str())) {
-        raw = env;
+    } else if (from_env) {
+        raw = std::move(*from_env);
     } else if (isatty(STDIN_FILENO) == 0) {
         raw = read_limited(std::cin, "standard input");
     } else {
         throw UsageError("no mesh secret: pass --secret-file FILE, set " + variable +
                          ", or pipe it on standard input");
     }
-    unsetenv(variable.c_str());
     return mesh::parse_secret(raw);
 }
 
