@@ -83,6 +83,44 @@ bool is_gateway_route(const Route& route) {
 
 }  // namespace
 
+std::optional<Route> parse_owned_route(const nlmsghdr& message, std::uint32_t table,
+                                       std::uint8_t protocol, int ifindex) {
+    if (message.nlmsg_type != RTM_NEWROUTE || message.nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) {
+        return std::nullopt;
+    }
+    const auto& header = *static_cast<const rtmsg*>(mnl_nlmsg_get_payload(&message));
+    if (header.rtm_protocol != protocol || header.rtm_type != RTN_UNICAST ||
+        (header.rtm_family != AF_INET && header.rtm_family != AF_INET6)) {
+        return std::nullopt;
+    }
+    const ParsedRoute parsed = parse_route_attributes(message, header);
+    if (parsed.table != table || parsed.oif != ifindex || parsed.multipath) {
+        return std::nullopt;
+    }
+    const Family family = header.rtm_family == AF_INET ? Family::kIpv4 : Family::kIpv6;
+    const IpAddress any = family == Family::kIpv4 ? IpAddress() : IpAddress::v6(in6addr_any);
+    if (header.rtm_dst_len > any.size() * 8) {
+        return std::nullopt;
+    }
+    IpAddress destination = any;
+    if (parsed.destination != nullptr) {
+        auto address = IpAddress::from_bytes(family, parsed.destination, parsed.destination_length);
+        if (!address) {
+            return std::nullopt;
+        }
+        destination = *address;
+    }
+    IpAddress gateway = any;
+    if (parsed.gateway != nullptr) {
+        auto address = IpAddress::from_bytes(family, parsed.gateway, parsed.gateway_length);
+        if (!address) {
+            return std::nullopt;
+        }
+        gateway = *address;
+    }
+    return Route{Prefix(destination, header.rtm_dst_len), gateway};
+}
+
 void validate_route_owner(const RouteOwner& owner) {
     validate_interface_name(owner.interface);
     if (owner.table == RT_TABLE_UNSPEC || owner.table == RT_TABLE_LOCAL) {
@@ -122,43 +160,11 @@ void KernelRouteTable::dump_family(int family, int ifindex, std::vector<Route>& 
         }
         mnl_attr_put_u32(request, RTA_OIF, static_cast<std::uint32_t>(ifindex));
     }
-    const Family route_family = family == AF_INET ? Family::kIpv4 : Family::kIpv6;
-    const std::size_t address_length = family == AF_INET ? 4 : 16;
     const std::size_t before = routes.size();
     const auto on_message = [&](const nlmsghdr& message) {
-        if (message.nlmsg_type != RTM_NEWROUTE || message.nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) {
-            return;
+        if (auto route = parse_owned_route(message, owner_.table, owner_.protocol, ifindex)) {
+            routes.push_back(*route);
         }
-        const auto& route = *static_cast<const rtmsg*>(mnl_nlmsg_get_payload(&message));
-        if (route.rtm_protocol != owner_.protocol || route.rtm_family != family ||
-            route.rtm_type != RTN_UNICAST) {
-            return;
-        }
-        const ParsedRoute parsed = parse_route_attributes(message, route);
-        if (parsed.table != owner_.table || parsed.oif != ifindex || parsed.multipath) {
-            return;
-        }
-        IpAddress destination;
-        if (parsed.destination != nullptr) {
-            auto address =
-                IpAddress::from_bytes(route_family, parsed.destination, parsed.destination_length);
-            if (!address || route.rtm_dst_len > address_length * 8) {
-                return;
-            }
-            destination = *address;
-        } else if (route_family == Family::kIpv6) {
-            destination = IpAddress::v6(in6addr_any);
-        }
-        IpAddress gateway = destination.is_v4() ? IpAddress() : IpAddress::v6(in6addr_any);
-        if (parsed.gateway != nullptr) {
-            auto address =
-                IpAddress::from_bytes(route_family, parsed.gateway, parsed.gateway_length);
-            if (!address) {
-                return;
-            }
-            gateway = *address;
-        }
-        routes.push_back(Route{Prefix(destination, route.rtm_dst_len), gateway});
     };
     try {
         socket_.dump(*request, on_message, [&] { routes.resize(before); });

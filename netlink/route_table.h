@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,12 @@ struct RouteOwner {
 // are protocols 0-4 (unspec, redirect, kernel, boot, static), which would make kernel or
 // administrator routes look like ours.
 void validate_route_owner(const RouteOwner& owner);
+
+// One RTM_NEWROUTE message of a dump: the route when it is a plain unicast route with
+// `protocol`, in `table`, through `ifindex`; nullopt for anything else (foreign, multipath,
+// malformed). `message.nlmsg_len` must lie within the buffer it came in.
+std::optional<Route> parse_owned_route(const nlmsghdr& message, std::uint32_t table,
+                                       std::uint8_t protocol, int ifindex);
 
 class KernelRouteTable : public RouteTable {
   public:

@@ -278,7 +278,7 @@ void NetlinkSocket::send_chunk(MessageBatch& batch, std::size_t first, std::size
         bool done = false;
         auto remaining = static_cast<int>(length);
         for (auto* message = reinterpret_cast<const nlmsghdr*>(receive_buffer_.data());
-             mnl_nlmsg_ok(message, remaining); message = mnl_nlmsg_next(message, &remaining)) {
+             message_in_bounds(message, remaining); message = mnl_nlmsg_next(message, &remaining)) {
             if (message->nlmsg_type != NLMSG_ERROR) {
                 continue;  // replies to GET requests, or not from the kernel
             }
@@ -327,7 +327,7 @@ bool NetlinkSocket::dump_once(nlmsghdr& request, const MessageCallback& on_messa
         }
         auto remaining = static_cast<int>(length);
         for (auto* message = reinterpret_cast<const nlmsghdr*>(receive_buffer_.data());
-             mnl_nlmsg_ok(message, remaining); message = mnl_nlmsg_next(message, &remaining)) {
+             message_in_bounds(message, remaining); message = mnl_nlmsg_next(message, &remaining)) {
             if (message->nlmsg_seq != request.nlmsg_seq) {
                 continue;  // left over from an earlier exchange
             }
@@ -388,7 +388,7 @@ NetlinkStatus NetlinkSocket::request(nlmsghdr& message, const MessageCallback& o
         }
         auto remaining = static_cast<int>(length);
         for (auto* reply = reinterpret_cast<const nlmsghdr*>(receive_buffer_.data());
-             mnl_nlmsg_ok(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
+             message_in_bounds(reply, remaining); reply = mnl_nlmsg_next(reply, &remaining)) {
             if (reply->nlmsg_seq != message.nlmsg_seq) {
                 continue;
             }

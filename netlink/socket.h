@@ -32,6 +32,14 @@ struct NetlinkStatus {
     std::string describe() const;
 };
 
+// Whether a whole message starts at `message` within `remaining` bytes. Use instead of
+// mnl_nlmsg_ok, which casts nlmsg_len to int and so accepts lengths of 2 GiB and more.
+inline bool message_in_bounds(const nlmsghdr* message, int remaining) {
+    return remaining >= static_cast<int>(sizeof(nlmsghdr)) &&
+           message->nlmsg_len >= sizeof(nlmsghdr) &&
+           message->nlmsg_len <= static_cast<unsigned>(remaining);
+}
+
 // Reads the status out of an NLMSG_ERROR message (with or without NLM_F_CAPPED and
 // NLM_F_ACK_TLVS). Returns EBADMSG when the message is truncated.
 NetlinkStatus parse_error_message(const nlmsghdr& message);
