@@ -76,7 +76,8 @@ struct AnnounceDecision {
 };
 
 // Thread-safe. The fluff coin defaults to the CSPRNG (OpenSSL RAND_bytes, 10 %, fluff
-// when the CSPRNG fails); tests inject their own.
+// when the CSPRNG fails); tests inject their own, which route() may call from several
+// threads at once.
 class DandelionRouter {
   public:
     using FluffCoin = std::function<bool()>;
