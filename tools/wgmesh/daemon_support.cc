@@ -189,9 +189,11 @@ std::chrono::milliseconds parse_interval(std::string_view text) {
     }
     long value = 0;
     const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-    const std::chrono::milliseconds interval(value * scale);
-    if (number.empty() || ec != std::errc() || end != number.data() + number.size() || value <= 0 ||
-        value > 3600 * 1000 || interval < 50ms || interval > 1h) {
+    // The value is bounded before it is scaled, so the multiplication cannot overflow.
+    const bool parsed = !number.empty() && ec == std::errc() &&
+                        end == number.data() + number.size() && value > 0 && value <= 3600 * 1000;
+    const std::chrono::milliseconds interval(parsed ? value * scale : 0);
+    if (!parsed || interval < 50ms || interval > 1h) {
         throw UsageError("--reconcile-interval: '" + std::string(text) +
                          "' is not a duration between 50ms and 3600s (e.g. 5s, 500ms)");
     }
