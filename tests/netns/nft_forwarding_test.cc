@@ -130,6 +130,30 @@ void expect_relay_expr(const json& rule) {
         {"accept": null}])"));
 }
 
+TEST(NftContext, RunsTextAndJsonAndThrowsWithNftsOwnErrorText) {
+    WGMESH_REQUIRE_NFT();
+    TestNamespace ns("nft-ctx");
+    auto scope = ns.enter();
+    NftContext text(NftContext::Output::kText);
+    text.run("add table ip t\nadd chain ip t c");
+    EXPECT_NE(text.run("list table ip t").find("chain c {"), std::string::npos);
+    try {
+        text.run("add rule ip t nochain accept");
+        FAIL() << "no exception";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos)
+            << e.what();
+    }
+    NftContext json_context;
+    const json listing =
+        json::parse(json_context.run(R"({"nftables": [{"list": {"tables": {}}}]})"));
+    EXPECT_EQ(objects(listing["nftables"], "table").size(), 1U) << listing.dump();
+    EXPECT_THROW(json_context.run("this is not nft"), std::runtime_error);
+    // A failed batch applies nothing.
+    EXPECT_THROW(text.run("add table ip u\nadd rule ip u nochain accept"), std::runtime_error);
+    EXPECT_EQ(objects(ruleset(ns), "table").size(), 1U);
+}
+
 TEST(NftForwarding, RejectsUnsafeInterfaceNamesBeforeTouchingNftables) {
     EXPECT_THROW(NftForwarding("wg0\" accept"), std::invalid_argument);
     EXPECT_THROW(NftForwarding(""), std::invalid_argument);
