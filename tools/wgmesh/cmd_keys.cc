@@ -1,5 +1,6 @@
 // `wgmesh genkey` and `wgmesh pubkey`: byte-for-byte what `wg genkey` / `wg pubkey` print, so
 // keys move freely between wgmesh and wireguard-tools.
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,8 +94,10 @@ int run_pubkey(Args args) {
     }
     if (!flags.positional().empty())
         throw UsageError("pubkey takes no arguments; the key is read from stdin");
-    const std::string input = read_stdin_bounded();
+    std::string input = read_stdin_bounded();
     const auto key = wg::Key::parse(trim_trailing_space(input));
+    // The private key should not outlive its use in freed heap memory.
+    OPENSSL_cleanse(input.data(), input.size());
     if (!key) {
         throw std::runtime_error(
             "the key on stdin is not the correct length or format (expected 32 bytes as 44 "
