@@ -269,6 +269,7 @@ ServiceStatus ServiceInstaller::status() {
         status.state = parse_service_state(status.state_text);
         if (status.state_text.empty()) {
             status.state_text = "unknown";
+            status.problem = first_line(active.err);
         }
     } else {
         status.state_text = "unknown";

@@ -49,6 +49,7 @@ struct ServiceStatus {
     ServiceState state = ServiceState::kUnknown;
     std::string state_text;    // what systemctl printed ("unknown" offline)
     std::string enabled_text;  // `systemctl is-enabled`: enabled, disabled, ... or not-found
+    std::string problem;       // systemctl's stderr when it gave no state (no manager, ...)
     bool unit_installed = false;
     bool secret_installed = false;
 };

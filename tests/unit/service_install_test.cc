@@ -325,6 +325,18 @@ TEST_F(ServiceInstall, StatusParsesIsActiveWhateverItsExitCode) {
         EXPECT_FALSE(status.unit_installed);
     }
     EXPECT_EQ(to_string(ServiceState::kActivating), "activating");
+
+    RecordingExecutor no_manager;
+    no_manager.script({"systemctl", "is-active", "wgmesh.service"},
+                      outcome(1, "",
+                              "System has not been booted with systemd as init system "
+                              "(PID 1). Can't operate.\nFailed to connect to bus\n"));
+    ServiceInstaller installer(no_manager, root_, ManagerMode::kLive);
+    const auto status = installer.status();
+    EXPECT_EQ(status.state, ServiceState::kUnknown);
+    EXPECT_EQ(status.state_text, "unknown");
+    EXPECT_EQ(status.problem,
+              "System has not been booted with systemd as init system (PID 1). Can't operate.");
 }
 
 TEST_F(ServiceInstall, StatusReportsTheFilesAndAMissingUnit) {

@@ -202,6 +202,9 @@ int run_status(const Flags& flags) {
               << (status.unit_installed ? "" : " (not installed)") << "\n"
               << "secret: " << service::kSecretEnvFile
               << (status.secret_installed ? "" : " (not installed)") << "\n";
+    if (!status.problem.empty()) {
+        std::cout << "systemctl: " << status.problem << "\n";
+    }
     const bool healthy =
         flags.has("root") ? status.unit_installed : status.state == service::ServiceState::kActive;
     return healthy ? 0 : kExitNotActive;
