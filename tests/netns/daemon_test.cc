@@ -383,6 +383,17 @@ TEST_F(DaemonTest, TwoNodesConvergeCarryTrafficAndSurviveARestart) {
     const auto ruleset = a_.ns->exec_checked({"nft", "-j", "list", "tables"});
     EXPECT_NE(ruleset.find("wgmesh-" + a_.interface), std::string::npos);
 
+    // A route deleted by hand and a deleted nft table come back by the next cycles.
+    a_.ns->exec_checked({"ip", "route", "del", b_.advertised});
+    a_.ns->exec_checked({"nft", "delete", "table", "inet", "wgmesh-" + a_.interface});
+    EXPECT_TRUE(wait_until([&] { return has_route(a_.routes(), b_.advertised, b_ip); }, 5s));
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return a_.ns->exec_checked({"nft", "-j", "list", "tables"})
+                       .find("wgmesh-" + a_.interface) != std::string::npos;
+        },
+        5s));
+
     // The secret is in no argv and no child's environment.
     const auto daemon_pid = a_.daemon->pid();
     const auto proc = fs::path("/proc") / std::to_string(daemon_pid);
