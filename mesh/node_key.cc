@@ -9,7 +9,7 @@
 #include <string>
 #include <system_error>
 
-#include "mesh/interface_name.h"
+#include "netlink/interface_name.h"
 
 namespace wgmesh::mesh {
 namespace {
@@ -104,7 +104,7 @@ std::optional<NodeKey> load(const std::filesystem::path& path) {
 
 std::filesystem::path node_key_path(const std::filesystem::path& state_dir,
                                     std::string_view interface_name) {
-    require_valid_interface_name(interface_name);
+    netlink::require_valid_interface_name(interface_name);
     return state_dir / (std::string(interface_name) + ".key");
 }
 

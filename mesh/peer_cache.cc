@@ -10,8 +10,8 @@
 #include <system_error>
 #include <utility>
 
-#include "mesh/interface_name.h"
 #include "mesh/json_input.h"
+#include "netlink/interface_name.h"
 
 namespace wgmesh::mesh {
 
@@ -302,7 +302,7 @@ std::string serialize_peer_cache(const std::vector<Peer>& peers, Clock::time_poi
 
 PeerCache::PeerCache(std::filesystem::path state_dir, std::string interface, CacheLogFn log)
     : state_dir_(std::move(state_dir)), interface_(std::move(interface)), log_(std::move(log)) {
-    require_valid_interface_name(interface_);
+    netlink::require_valid_interface_name(interface_);
     if (state_dir_.empty()) {
         throw std::invalid_argument("empty state directory for the peer cache");
     }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "netlink/interface_name.h"
 #include "netlink/link.h"
 #include "netlink/sysctl.h"
 
@@ -151,7 +152,7 @@ bool delete_address(NetlinkSocket& socket, int ifindex, const InterfaceAddress& 
 
 KernelAddressSet::KernelAddressSet(std::string interface, std::string proc_sys)
     : interface_(std::move(interface)), proc_sys_(std::move(proc_sys)), socket_(NETLINK_ROUTE) {
-    validate_interface_name(interface_);
+    require_valid_interface_name(interface_);
 }
 
 std::vector<InterfaceAddress> KernelAddressSet::list() {

@@ -11,6 +11,8 @@
 #include <system_error>
 #include <vector>
 
+#include "netlink/interface_name.h"
+
 namespace wgmesh::netlink {
 
 namespace {
@@ -100,18 +102,8 @@ void change_link(NetlinkSocket& socket, std::string_view name, Request& request,
 
 }  // namespace
 
-void validate_interface_name(std::string_view name) {
-    const bool valid = !name.empty() && name.size() < IFNAMSIZ && name != "." && name != ".." &&
-                       name.find_first_of("/ \t\n\r:") == std::string_view::npos &&
-                       name.find('\0') == std::string_view::npos;
-    if (!valid) {
-        throw std::invalid_argument("invalid interface name '" + std::string(name) +
-                                    "' (1-15 characters, no '/', ':' or whitespace)");
-    }
-}
-
 std::optional<LinkInfo> find_link(NetlinkSocket& socket, std::string_view name) {
-    validate_interface_name(name);
+    require_valid_interface_name(name);
     Request request(RTM_GETLINK, 0);
     const std::string text(name);
     mnl_attr_put_strz(request.header(), IFLA_IFNAME, text.c_str());
@@ -146,7 +138,7 @@ int link_index(NetlinkSocket& socket, std::string_view name) {
 }
 
 void set_link_up(NetlinkSocket& socket, std::string_view name, bool up) {
-    validate_interface_name(name);
+    require_valid_interface_name(name);
     Request request(RTM_NEWLINK, 0);
     request.info()->ifi_change = IFF_UP;
     request.info()->ifi_flags = up ? IFF_UP : 0;
@@ -154,14 +146,14 @@ void set_link_up(NetlinkSocket& socket, std::string_view name, bool up) {
 }
 
 void set_link_mtu(NetlinkSocket& socket, std::string_view name, unsigned mtu) {
-    validate_interface_name(name);
+    require_valid_interface_name(name);
     Request request(RTM_NEWLINK, 0);
     mnl_attr_put_u32(request.header(), IFLA_MTU, mtu);
     change_link(socket, name, request, "cannot set MTU " + std::to_string(mtu));
 }
 
 void create_link(NetlinkSocket& socket, std::string_view name, std::string_view kind) {
-    validate_interface_name(name);
+    require_valid_interface_name(name);
     Request request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     const std::string kind_text(kind);
     nlattr* info = mnl_attr_nest_start(request.header(), IFLA_LINKINFO);
@@ -171,8 +163,8 @@ void create_link(NetlinkSocket& socket, std::string_view name, std::string_view 
 }
 
 void create_veth_pair(NetlinkSocket& socket, std::string_view name, std::string_view peer_name) {
-    validate_interface_name(name);
-    validate_interface_name(peer_name);
+    require_valid_interface_name(name);
+    require_valid_interface_name(peer_name);
     Request request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     nlmsghdr* header = request.header();
     nlattr* info = mnl_attr_nest_start(header, IFLA_LINKINFO);
@@ -192,7 +184,7 @@ void create_veth_pair(NetlinkSocket& socket, std::string_view name, std::string_
 }
 
 bool delete_link(NetlinkSocket& socket, std::string_view name) {
-    validate_interface_name(name);
+    require_valid_interface_name(name);
     Request request(RTM_DELLINK, 0);
     const std::string text(name);
     mnl_attr_put_strz(request.header(), IFLA_IFNAME, text.c_str());

@@ -19,9 +19,6 @@ struct LinkInfo {
     std::string kind;  // IFLA_INFO_KIND ("veth", "wireguard", "dummy"); empty for physical
 };
 
-// Throws std::invalid_argument naming the text when it is not a valid interface name.
-void validate_interface_name(std::string_view name);
-
 // The link called `name`, or nullopt when there is none. Throws std::system_error on any
 // other kernel error.
 std::optional<LinkInfo> find_link(NetlinkSocket& socket, std::string_view name);

@@ -3,13 +3,14 @@
 #include <stdexcept>
 #include <utility>
 
+#include "netlink/interface_name.h"
 #include "netlink/iptables_legacy.h"
 #include "netlink/sysctl.h"
 
 namespace wgmesh::netlink {
 
 NftForwarding::NftForwarding(std::string interface_name, NftForwardingOptions options)
-    : interface_name_((validate_mesh_interface_name(interface_name), std::move(interface_name))),
+    : interface_name_((require_valid_interface_name(interface_name), std::move(interface_name))),
       options_(std::move(options)),
       nft_(NftContext::Output::kJson) {}
 

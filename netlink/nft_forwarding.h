@@ -46,7 +46,7 @@ struct NftForwardingOptions {
 class NftForwarding : public Forwarding {
   public:
     // Throws std::invalid_argument for a name that is not a safe interface name
-    // (validate_mesh_interface_name), std::runtime_error when libnftables fails to start.
+    // (netlink/interface_name.h), std::runtime_error when libnftables fails to start.
     explicit NftForwarding(std::string interface_name, NftForwardingOptions options = {});
 
     // Idempotent. Throws std::runtime_error with nft's error text when our table cannot be

@@ -9,16 +9,9 @@ namespace {
 
 using nlohmann::json;
 
-// IFNAMSIZ - 1: the kernel's limit on interface names.
-constexpr std::size_t kMaxInterfaceNameBytes = 15;
 constexpr const char* kIptablesForwardTable = "filter";
 constexpr const char* kIptablesForwardChain = "FORWARD";
 constexpr const char* kForwardHook = "forward";
-
-bool is_name_byte(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-}
 
 json interface_match(const char* key, const std::string& interface_name) {
     return {
@@ -73,23 +66,6 @@ bool is_iptables_forward_chain(const NftChain& chain) {
 }
 
 }  // namespace
-
-void validate_mesh_interface_name(std::string_view name) {
-    const std::string shown = "\"" + std::string(name.substr(0, 32)) + "\"";
-    if (name.empty()) {
-        throw std::invalid_argument("interface name is empty");
-    }
-    if (name.size() > kMaxInterfaceNameBytes) {
-        throw std::invalid_argument("interface name " + shown + " is longer than 15 bytes");
-    }
-    if (name == "." || name == "..") {
-        throw std::invalid_argument("interface name " + shown + " is not allowed by the kernel");
-    }
-    if (!std::all_of(name.begin(), name.end(), is_name_byte)) {
-        throw std::invalid_argument("interface name " + shown +
-                                    " may only contain letters, digits, '_', '.' and '-'");
-    }
-}
 
 std::string forwarding_table_name(const std::string& interface_name) {
     return "wgmesh-" + interface_name;

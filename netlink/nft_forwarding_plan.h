@@ -17,10 +17,6 @@
 
 namespace wgmesh::netlink {
 
-// 1-15 bytes of [A-Za-z0-9_.-], not "." or "..": a subset of what the kernel allows that
-// is safe in nft table names and comments. Throws std::invalid_argument naming the problem.
-void validate_mesh_interface_name(std::string_view name);
-
 // Our own table, one per mesh interface: "inet wgmesh-<iface>", base chain "forward".
 inline constexpr const char* kForwardingTableFamily = "inet";
 inline constexpr const char* kForwardingChainName = "forward";

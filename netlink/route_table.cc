@@ -8,6 +8,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "netlink/interface_name.h"
 #include "netlink/link.h"
 
 namespace wgmesh::netlink {
@@ -122,7 +123,7 @@ std::optional<Route> parse_owned_route(const nlmsghdr& message, std::uint32_t ta
 }
 
 void validate_route_owner(const RouteOwner& owner) {
-    validate_interface_name(owner.interface);
+    require_valid_interface_name(owner.interface);
     if (owner.table == RT_TABLE_UNSPEC || owner.table == RT_TABLE_LOCAL) {
         throw std::invalid_argument("route table " + std::to_string(owner.table) +
                                     " cannot be used (0 is unspecified, 255 is local)");

@@ -5,13 +5,14 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "netlink/interface_name.h"
+
 namespace wgmesh::service {
 
 namespace {
 
-constexpr std::size_t kMaxInterfaceNameBytes = 15;  // IFNAMSIZ - 1
-constexpr std::size_t kMaxPathBytes = 4095;         // PATH_MAX - 1
-constexpr std::uint32_t kRouteTableLocal = 255;     // RT_TABLE_LOCAL: the kernel's own routes
+constexpr std::size_t kMaxPathBytes = 4095;      // PATH_MAX - 1
+constexpr std::uint32_t kRouteTableLocal = 255;  // RT_TABLE_LOCAL: the kernel's own routes
 // Protocols up to RTPROT_STATIC (4) mark kernel, boot and administrator routes; owning one
 // of them would make wgmesh delete routes it never created.
 constexpr unsigned kMinRouteProtocol = 5;
@@ -182,20 +183,8 @@ std::string join_prefixes(const std::vector<netlink::Prefix>& prefixes) {
 }  // namespace
 
 void require_interface_name(std::string_view name) {
-    if (name.empty() || name.size() > kMaxInterfaceNameBytes) {
-        reject("interface", name,
-               "an interface name has 1 to " + std::to_string(kMaxInterfaceNameBytes) +
-                   " bytes, this one has " + std::to_string(name.size()));
-    }
-    if (name == "." || name == "..") {
-        reject("interface", name, "is not a valid interface name");
-    }
-    for (const char c : name) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '/' || c == ':' || byte <= 0x20 || byte >= 0x7f ||
-            kUnitMetaCharacters.find(c) != std::string_view::npos) {
-            reject("interface", name, describe(c) + " is not allowed in an interface name");
-        }
+    if (auto problem = netlink::interface_name_problem(name)) {
+        reject("interface", name, "is not a usable interface name: " + *problem);
     }
 }
 

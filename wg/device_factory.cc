@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "netlink/interface_name.h"
 #include "netlink/link.h"
 #include "netlink/socket.h"
-#include "wg/interface_name.h"
 #include "wg/kernel_backend.h"
 
 extern char** environ;
@@ -167,7 +167,7 @@ std::unique_ptr<WireGuardDevice> open_backend(const std::string& name, Backend b
 }  // namespace
 
 Backend detect_backend(const std::string& name, const DeviceOptions& options) {
-    require_valid_interface_name(name);
+    netlink::require_valid_interface_name(name);
     return UapiDevice::socket_answers(socket_path(name, options)) ? Backend::kUserspace
                                                                   : Backend::kKernel;
 }
@@ -178,7 +178,7 @@ std::unique_ptr<WireGuardDevice> open_device(const std::string& name,
 }
 
 EnsuredInterface ensure_interface(const std::string& name, const DeviceOptions& options) {
-    require_valid_interface_name(name);
+    netlink::require_valid_interface_name(name);
     netlink::NetlinkSocket rtnl(NETLINK_ROUTE);
     const std::string path = socket_path(name, options);
     const bool socket_answers = UapiDevice::socket_answers(path);
@@ -220,7 +220,7 @@ EnsuredInterface ensure_interface(const std::string& name, const DeviceOptions& 
 }
 
 bool remove_interface(const std::string& name, const DeviceOptions& options) {
-    require_valid_interface_name(name);
+    netlink::require_valid_interface_name(name);
     netlink::NetlinkSocket rtnl(NETLINK_ROUTE);
     const bool existed = netlink::find_link(rtnl, name).has_value();
     // SIGTERM first: wireguard-go then closes its TUN device and removes its socket itself.

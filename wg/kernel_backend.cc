@@ -6,7 +6,7 @@
 #include <span>
 #include <system_error>
 
-#include "wg/interface_name.h"
+#include "netlink/interface_name.h"
 #include "wg/kernel_messages.h"
 
 namespace wgmesh::wg {
@@ -21,7 +21,7 @@ nlmsghdr& header_of(NetlinkMessage& message) {
 
 KernelDevice::KernelDevice(std::string interface_name)
     : name_(std::move(interface_name)), socket_(NETLINK_GENERIC) {
-    require_valid_interface_name(name_);
+    netlink::require_valid_interface_name(name_);
     family_id_ = netlink::resolve_genl_family(socket_, WG_GENL_NAME);
 }
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <system_error>
 
-#include "wg/interface_name.h"
+#include "netlink/interface_name.h"
 
 namespace wgmesh::wg {
 
@@ -166,7 +166,7 @@ bool put_peer(MessageBuilder& b, const PeerUpdate& peer, Cursor& cursor, bool& p
 }  // namespace
 
 NetlinkMessage build_get_device_request(std::string_view ifname, std::uint16_t family_id) {
-    require_valid_interface_name(ifname);
+    netlink::require_valid_interface_name(ifname);
     MessageBuilder b(MNL_SOCKET_BUFFER_SIZE, family_id, WG_CMD_GET_DEVICE,
                      NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP);
     const std::string name(ifname);
@@ -178,7 +178,7 @@ std::vector<NetlinkMessage> build_set_device_messages(std::string_view ifname,
                                                       std::uint16_t family_id,
                                                       const DeviceUpdate& update,
                                                       std::size_t max_message_size) {
-    require_valid_interface_name(ifname);
+    netlink::require_valid_interface_name(ifname);
     std::vector<NetlinkMessage> messages;
     if (update.empty())
         return messages;

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "wg/interface_name.h"
+#include "netlink/interface_name.h"
 #include "wg/uapi_protocol.h"
 
 namespace wgmesh::wg {
@@ -80,7 +80,7 @@ void wait_for(int fd, short events, Clock::time_point deadline, const std::strin
 UapiDevice::UapiDevice(std::string interface_name, std::string socket_directory,
                        std::chrono::milliseconds timeout)
     : name_(std::move(interface_name)), timeout_(timeout) {
-    require_valid_interface_name(name_);
+    netlink::require_valid_interface_name(name_);
     socket_path_ = socket_directory + "/" + name_ + ".sock";
 }
 

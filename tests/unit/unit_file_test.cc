@@ -165,12 +165,12 @@ TEST(UnitFile, ExecArgumentsAreEscapedForSystemd) {
 
 TEST(UnitFile, InterfaceNamesFollowTheKernelRules) {
     JoinOptions options;
-    options.set_interface("wg-mesh_0.a+b");
-    EXPECT_EQ(options.interface, "wg-mesh_0.a+b");
+    options.set_interface("wg-mesh_0.ab");
+    EXPECT_EQ(options.interface, "wg-mesh_0.ab");
     options.set_interface(std::string(15, 'x'));
     EXPECT_NE(rejection([&] {
                   options.set_interface(std::string(16, 'x'));
-              }).find("1 to 15 bytes, this one has 16"),
+              }).find("it has 16 bytes, the kernel allows 15"),
               std::string::npos);
     for (const std::string bad :
          {"", ".", "..", "wg/0", "wg:0", "wg 0", "wg\t0", "wg\n0", "wg\x7f", "w\xc3\xa9"}) {

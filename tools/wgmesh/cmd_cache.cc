@@ -5,8 +5,8 @@
 #include <iostream>
 #include <string>
 
-#include "mesh/interface_name.h"
 #include "mesh/peer_cache.h"
+#include "netlink/interface_name.h"
 #include "tools/wgmesh/commands.h"
 #include "tools/wgmesh/flags.h"
 
@@ -117,7 +117,7 @@ int run_show(Args args) {
         throw UsageError("--interface is required");
     }
     try {
-        mesh::require_valid_interface_name(*interface);
+        netlink::require_valid_interface_name(*interface);
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
     }

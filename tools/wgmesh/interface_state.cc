@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "mesh/interface_name.h"
 #include "mesh/json_input.h"
+#include "netlink/interface_name.h"
 #include "service/atomic_file.h"
 
 namespace wgmesh::cli {
@@ -17,7 +17,7 @@ constexpr std::size_t kMaxAddresses = 64;
 
 std::filesystem::path interface_state_path(const std::filesystem::path& state_dir,
                                            std::string_view interface_name) {
-    mesh::require_valid_interface_name(interface_name);
+    netlink::require_valid_interface_name(interface_name);
     return state_dir / (std::string(interface_name) + ".state");
 }
 
