@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 
+#include "netlink/atomic_file.h"
 #include "netlink/interface_name.h"
 
 namespace wgmesh::mesh {
@@ -35,23 +36,6 @@ class Fd {
   private:
     int fd_;
 };
-
-void make_private_dir(const std::filesystem::path& dir) {
-    std::error_code ec;
-    if (dir.has_parent_path()) {
-        std::filesystem::create_directories(dir.parent_path(), ec);
-    }
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-        throw file_error(errno, "cannot create the state directory", dir);
-    }
-}
-
-void fsync_dir(const std::filesystem::path& dir) {
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
-        throw file_error(errno, "cannot sync the directory", dir);
-    }
-}
 
 std::optional<NodeKey> load(const std::filesystem::path& path) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
@@ -112,37 +96,18 @@ NodeKey load_or_create_node_key(const std::filesystem::path& path) {
     if (auto existing = load(path)) {
         return *existing;
     }
-    const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-    make_private_dir(dir);
+    if (path.has_parent_path()) {
+        netlink::make_private_directories(path.parent_path());
+    }
     const auto key = wg::Key::generate_private();
     const std::string line = key.to_base64() + "\n";
-    const auto temp = dir / ("." + path.filename().string() + ".tmp");
-    ::unlink(temp.c_str());  // a leftover of a crash between create and link
-    {
-        Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-        if (fd.get() < 0) {
-            throw file_error(errno, "cannot create", temp);
+    // Not replacing: if another start created the key meanwhile, keep theirs.
+    if (!netlink::write_file_atomically(path, line, {.mode = 0600, .replace_existing = false})) {
+        if (auto existing = load(path)) {
+            return *existing;
         }
-        if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
-            ::fsync(fd.get()) != 0) {
-            const int err = errno;
-            ::unlink(temp.c_str());
-            throw file_error(err, "cannot write", temp);
-        }
+        throw std::runtime_error("node key " + path.string() + " vanished while being created");
     }
-    // link() rather than rename(): if another start created the key meanwhile, keep theirs.
-    const bool linked = ::link(temp.c_str(), path.c_str()) == 0;
-    const int err = errno;
-    ::unlink(temp.c_str());
-    if (!linked) {
-        if (err == EEXIST) {
-            if (auto existing = load(path)) {
-                return *existing;
-            }
-        }
-        throw file_error(err, "cannot create the node key", path);
-    }
-    fsync_dir(dir);
     return NodeKey{key, true, false};
 }
 

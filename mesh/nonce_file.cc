@@ -10,7 +10,8 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
-#include <utility>
+
+#include "netlink/atomic_file.h"
 
 namespace wgmesh::mesh {
 
@@ -30,8 +31,6 @@ class UniqueFd {
         }
     }
     int get() const { return fd_; }
-    // close() reports deferred write errors, so the writer checks it.
-    int release_and_close() { return ::close(std::exchange(fd_, -1)); }
 
   private:
     int fd_;
@@ -39,29 +38,6 @@ class UniqueFd {
 
 [[noreturn]] void throw_errno(const std::string& what, const std::filesystem::path& path) {
     throw std::system_error(errno, std::generic_category(), what + " " + path.string());
-}
-
-void write_all(int fd, const std::string& data, const std::filesystem::path& path) {
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            throw_errno("could not write", path);
-        }
-        done += static_cast<std::size_t>(n);
-    }
-}
-
-void ensure_directory(const std::filesystem::path& dir) {
-    if (dir.empty()) {
-        return;
-    }
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-        throw_errno("could not create the state directory", dir);
-    }
 }
 
 [[noreturn]] void throw_invalid(const std::filesystem::path& path, const std::string& why) {
@@ -127,39 +103,16 @@ std::optional<PersistedNonce> read_nonce_file(const std::filesystem::path& path)
 }
 
 void write_nonce_file(const std::filesystem::path& path, const PersistedNonce& value) {
-    const std::filesystem::path dir = path.parent_path();
-    ensure_directory(dir);
+    if (path.has_parent_path()) {
+        netlink::make_private_directories(path.parent_path());
+    }
     const nlohmann::json json = {{"version", kNonceFileVersion},
                                  {"wg_pubkey", value.public_key.to_base64()},
                                  {"nonce", value.nonce},
                                  {"mesh_ip", value.mesh_ip.to_string()}};
     const std::string text = json.dump() + "\n";
 
-    std::string temp = path.string() + ".tmp.XXXXXX";
-    // mkostemp creates the file 0600, so the content is never readable by others.
-    UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
-    if (fd.get() < 0) {
-        throw_errno("could not create a temporary file for", path);
-    }
-    try {
-        write_all(fd.get(), text, temp);
-        if (::fsync(fd.get()) != 0) {
-            throw_errno("could not fsync", temp);
-        }
-        if (fd.release_and_close() != 0) {
-            throw_errno("could not close", temp);
-        }
-        if (::rename(temp.c_str(), path.c_str()) != 0) {
-            throw_errno("could not rename the nonce file to", path);
-        }
-    } catch (...) {
-        ::unlink(temp.c_str());
-        throw;
-    }
-    UniqueFd dir_fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir_fd.get() < 0 || ::fsync(dir_fd.get()) != 0) {
-        throw_errno("could not fsync the directory of", path);
-    }
+    netlink::write_file_atomically(path, text, {.mode = 0600});
 }
 
 }  // namespace wgmesh::mesh

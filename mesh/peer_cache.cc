@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "mesh/json_input.h"
+#include "netlink/atomic_file.h"
 #include "netlink/interface_name.h"
 
 namespace wgmesh::mesh {
@@ -31,22 +32,8 @@ class Fd {
     }
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
-    Fd& operator=(Fd&& other) noexcept {
-        if (this != &other) {
-            if (fd_ >= 0) {
-                ::close(fd_);
-            }
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
     int get() const { return fd_; }
     bool valid() const { return fd_ >= 0; }
-    // Closes now and reports the error close() returns (it can carry a delayed write error).
-    int close_checked() {
-        const int rc = ::close(std::exchange(fd_, -1));
-        return rc == 0 ? 0 : errno;
-    }
 
   private:
     int fd_;
@@ -151,37 +138,6 @@ std::optional<Peer> parse_entry(const nlohmann::json& entry) {
 
 std::int64_t unix_seconds(Clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
-// Creates every missing component of `dir` with mode 0700 (existing ones are left alone).
-void create_private_dirs(const std::filesystem::path& dir) {
-    std::filesystem::path partial;
-    for (const auto& component : dir) {
-        partial /= component;
-        if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-            throw file_error(errno, "could not create state directory", partial);
-        }
-    }
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) {
-        throw file_error(errno, "could not stat state directory", dir);
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        throw file_error(ENOTDIR, "state directory is not a directory:", dir);
-    }
-}
-
-void write_all(int fd, std::string_view data, const std::filesystem::path& path) {
-    while (!data.empty()) {
-        const ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            throw file_error(errno, "could not write", path);
-        }
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
 }
 
 // The file's bytes, or nullopt when it does not exist. `oversized` is set (and nothing
@@ -329,48 +285,11 @@ void PeerCache::log(std::string_view line) const {
 void PeerCache::save(const std::vector<Peer>& peers, Clock::time_point now) const {
     const std::string data = serialize_peer_cache(peers, now);
     std::lock_guard lock(save_mutex_);
-    create_private_dirs(state_dir_);
-    const std::filesystem::path temp = temp_path();
-    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
-    Fd fd(::open(temp.c_str(), flags, 0600));
-    if (!fd.valid() && errno == EEXIST) {
-        // A crash between create and rename left it behind; it never holds the only copy.
-        ::unlink(temp.c_str());
-        fd = Fd(::open(temp.c_str(), flags, 0600));
-    }
-    if (!fd.valid()) {
-        throw file_error(errno, "could not create", temp);
-    }
-    struct Unlinker {
-        const std::filesystem::path* path;
-        ~Unlinker() {
-            if (path) {
-                ::unlink(path->c_str());
-            }
-        }
-    } cleanup{&temp};
-    // The umask could only have narrowed 0600; make the mode exact.
-    if (::fchmod(fd.get(), 0600) != 0) {
-        throw file_error(errno, "could not chmod", temp);
-    }
-    write_all(fd.get(), data, temp);
-    if (::fsync(fd.get()) != 0) {
-        throw file_error(errno, "could not fsync", temp);
-    }
-    if (const int err = fd.close_checked(); err != 0) {
-        throw file_error(err, "could not close", temp);
-    }
-    if (before_rename_) {
-        before_rename_(temp);
-    }
-    if (::rename(temp.c_str(), path_.c_str()) != 0) {
-        throw file_error(errno, "could not rename " + temp.string() + " to", path_);
-    }
-    cleanup.path = nullptr;
-    Fd dir(::open(state_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir.valid() || ::fsync(dir.get()) != 0) {
-        throw file_error(errno, "could not fsync directory", state_dir_);
-    }
+    netlink::make_private_directories(state_dir_);
+    // The fixed temporary name (rather than a unique one) lets a crash's leftover be found
+    // and replaced by the next save; save_mutex_ keeps this process's writers apart.
+    netlink::write_file_atomically(
+        path_, data, {.mode = 0600, .temp_path = temp_path(), .before_rename = before_rename_});
 }
 
 CacheFileState PeerCache::read() const {

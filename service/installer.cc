@@ -7,7 +7,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "service/atomic_file.h"
+#include "netlink/atomic_file.h"
 #include "service/secret_env.h"
 #include "service/service_paths.h"
 #include "service/unit_file.h"
@@ -69,9 +69,9 @@ std::string roll_back(const std::vector<WrittenFile>& written) {
     for (auto it = written.rbegin(); it != written.rend(); ++it) {
         try {
             if (it->previous) {
-                write_file_atomically(it->path, *it->previous, it->mode);
+                netlink::write_file_atomically(it->path, *it->previous, {.mode = it->mode});
             } else {
-                remove_file_if_exists(it->path);
+                netlink::remove_file_if_exists(it->path);
             }
         } catch (const std::exception& e) {
             problems += std::string("; rollback: ") + e.what();
@@ -176,12 +176,12 @@ InstallResult ServiceInstaller::install(const JoinOptions& options, std::string_
     const std::string secret_env = format_secret_env(secret);
     const std::string protocol_name = std::to_string(options.route_protocol) + " wgmesh\n";
 
-    ensure_directory(under_root(kSecretDir), kPrivateDirectory, true);
-    make_directories(under_root(kSystemdUnitDir));
-    make_directories(under_root(kRouteProtocolsFile).parent_path());
-    ensure_directory(under_root(kDefaultStateDir), kPrivateDirectory, false);
+    netlink::ensure_directory(under_root(kSecretDir), kPrivateDirectory, true);
+    netlink::make_directories(under_root(kSystemdUnitDir));
+    netlink::make_directories(under_root(kRouteProtocolsFile).parent_path());
+    netlink::ensure_directory(under_root(kDefaultStateDir), kPrivateDirectory, false);
     if (options.state_dir != kDefaultStateDir) {
-        ensure_directory(under_root(options.state_dir), kPrivateDirectory, false);
+        netlink::ensure_directory(under_root(options.state_dir), kPrivateDirectory, false);
     }
 
     InstallResult result;
@@ -191,10 +191,10 @@ InstallResult ServiceInstaller::install(const JoinOptions& options, std::string_
     // Always rewritten, so a loosened mode is tightened again; "changed" compares content.
     const auto put = [&written](const std::filesystem::path& path, std::string_view content,
                                 mode_t mode) {
-        auto previous = read_file_if_exists(path);
+        auto previous = netlink::read_file_if_exists(path);
         const bool changed = previous != content;
         written.push_back({path, std::move(previous), mode});
-        write_file_atomically(path, content, mode);
+        netlink::write_file_atomically(path, content, {.mode = mode});
         return changed;
     };
     try {
@@ -246,9 +246,9 @@ UninstallResult ServiceInstaller::uninstall() {
         }
         run_checked({"disable", std::string(kUnitName)}, kQuickTimeout);
     }
-    result.unit_removed = remove_file_if_exists(under_root(kUnitFile));
-    result.secret_removed = remove_file_if_exists(under_root(kSecretEnvFile));
-    remove_file_if_exists(under_root(kRouteProtocolsFile));
+    result.unit_removed = netlink::remove_file_if_exists(under_root(kUnitFile));
+    result.secret_removed = netlink::remove_file_if_exists(under_root(kSecretEnvFile));
+    netlink::remove_file_if_exists(under_root(kRouteProtocolsFile));
     // Kept when something else lives there; ENOTEMPTY and ENOENT are both fine.
     rmdir(under_root(kSecretDir).c_str());
     if (result.unit_removed && mode_ == ManagerMode::kLive) {

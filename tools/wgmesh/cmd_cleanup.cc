@@ -7,11 +7,11 @@
 
 #include "mesh/control_server.h"
 #include "netlink/address.h"
+#include "netlink/atomic_file.h"
 #include "netlink/link.h"
 #include "netlink/nft_forwarding.h"
 #include "netlink/route_table.h"
 #include "netlink/socket.h"
-#include "service/atomic_file.h"
 #include "service/join_options.h"
 #include "tools/wgmesh/commands.h"
 #include "tools/wgmesh/daemon_support.h"
@@ -122,7 +122,7 @@ int run_cleanup(Args args) {
                   << options.interface << " left in place (wgmesh did not create it)\n";
     }
     if (status == 0) {
-        service::remove_file_if_exists(state_path);
+        netlink::remove_file_if_exists(state_path);
     }
     return status;
 }

@@ -38,7 +38,6 @@
 #include "netlink/nft_forwarding.h"
 #include "netlink/route_table.h"
 #include "netlink/socket.h"
-#include "service/atomic_file.h"
 #include "tools/wgmesh/commands.h"
 #include "tools/wgmesh/daemon_support.h"
 #include "tools/wgmesh/interface_state.h"

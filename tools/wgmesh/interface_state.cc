@@ -4,8 +4,8 @@
 #include <stdexcept>
 
 #include "mesh/json_input.h"
+#include "netlink/atomic_file.h"
 #include "netlink/interface_name.h"
-#include "service/atomic_file.h"
 
 namespace wgmesh::cli {
 namespace {
@@ -22,7 +22,7 @@ std::filesystem::path interface_state_path(const std::filesystem::path& state_di
 }
 
 std::optional<InterfaceState> read_interface_state(const std::filesystem::path& path) {
-    const auto text = service::read_file_if_exists(path);
+    const auto text = netlink::read_file_if_exists(path);
     if (!text) {
         return std::nullopt;
     }
@@ -76,8 +76,8 @@ void write_interface_state(const std::filesystem::path& path, const InterfaceSta
         addresses.push_back(address.to_string());
     }
     json["addresses"] = std::move(addresses);
-    service::ensure_directory(path.parent_path(), 0700, false);
-    service::write_file_atomically(path, json.dump(2) + "\n", 0600);
+    netlink::ensure_directory(path.parent_path(), 0700, false);
+    netlink::write_file_atomically(path, json.dump(2) + "\n", {.mode = 0600});
 }
 
 }  // namespace wgmesh::cli

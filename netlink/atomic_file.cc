@@ -1,4 +1,4 @@
-#include "service/atomic_file.h"
+#include "netlink/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,11 +8,11 @@
 #include <system_error>
 #include <utility>
 
-namespace wgmesh::service {
+namespace wgmesh::netlink {
 
 namespace {
 
-// Larger files are not ours: a unit, an env file and a one-line rt_protos file.
+// Larger files are not ours: a unit, an env file, a one-line rt_protos file, a state file.
 constexpr off_t kMaxReadBytes = 1 << 20;
 
 [[noreturn]] void fail(int error, const std::string& what, const std::filesystem::path& path) {
@@ -24,6 +24,8 @@ class Fd {
     explicit Fd(int fd) : fd_(fd) {}
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
+    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Fd& operator=(Fd&&) = delete;
     ~Fd() {
         if (fd_ >= 0) {
             close(fd_);
@@ -57,20 +59,44 @@ void sync_directory(const std::filesystem::path& dir) {
     }
 }
 
+// Opens the temporary file O_CREAT|O_EXCL with mode 0600, so a file planted under its name
+// is never reused and the content is never readable by others, whatever the umask.
+Fd create_temp_file(const std::filesystem::path& path, const std::filesystem::path& dir,
+                    const AtomicWriteOptions& options, std::string& temp) {
+    if (options.temp_path.empty()) {
+        temp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
+        Fd fd(mkostemp(temp.data(), O_CLOEXEC));
+        if (fd.get() < 0) {
+            fail(errno, "cannot create a temporary file for", path);
+        }
+        return fd;
+    }
+    temp = options.temp_path.string();
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+    int fd = open(temp.c_str(), flags, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        // A crash between create and rename left it behind; it never holds the only copy.
+        unlink(temp.c_str());
+        fd = open(temp.c_str(), flags, 0600);
+    }
+    if (fd < 0) {
+        fail(errno, "cannot create", temp);
+    }
+    return Fd(fd);
+}
+
 }  // namespace
 
-void write_file_atomically(const std::filesystem::path& path, std::string_view content,
-                           mode_t mode) {
-    const std::filesystem::path dir = path.parent_path();
-    std::string temp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
-    // mkostemp opens O_CREAT|O_EXCL with mode 0600: the content is never readable by others,
-    // whatever the umask, and a file planted under the temporary name is never reused.
-    Fd fd(mkostemp(temp.data(), O_CLOEXEC));
-    if (fd.get() < 0) {
-        fail(errno, "cannot create a temporary file for", path);
-    }
+bool write_file_atomically(const std::filesystem::path& path, std::string_view content,
+                           const AtomicWriteOptions& options) {
+    const std::filesystem::path dir =
+        path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+    std::string temp;
+    Fd fd = create_temp_file(path, dir, options, temp);
+    bool written = true;
     try {
-        if (fchmod(fd.get(), mode) != 0) {
+        // Exact, whatever the umask; the file is still empty and private here.
+        if (fchmod(fd.get(), options.mode) != 0) {
             fail(errno, "cannot set the mode of", temp);
         }
         write_all(fd.get(), content, temp);
@@ -80,14 +106,31 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
         if (fd.release_and_close() != 0) {
             fail(errno, "cannot close", temp);
         }
-        if (rename(temp.c_str(), path.c_str()) != 0) {
-            fail(errno, "cannot rename " + temp + " to", path);
+        if (options.before_rename) {
+            options.before_rename(temp);
+        }
+        if (options.replace_existing) {
+            if (rename(temp.c_str(), path.c_str()) != 0) {
+                fail(errno, "cannot rename " + temp + " to", path);
+            }
+        } else {
+            // link() fails with EEXIST instead of replacing: the existing file wins.
+            if (link(temp.c_str(), path.c_str()) != 0) {
+                if (errno != EEXIST) {
+                    fail(errno, "cannot create", path);
+                }
+                written = false;
+            }
+            unlink(temp.c_str());
         }
     } catch (...) {
         unlink(temp.c_str());
         throw;
     }
-    sync_directory(dir);
+    if (written) {
+        sync_directory(dir);
+    }
+    return written;
 }
 
 std::optional<std::string> read_file_if_exists(const std::filesystem::path& path) {
@@ -172,4 +215,21 @@ void ensure_directory(const std::filesystem::path& path, mode_t mode, bool enfor
     }
 }
 
-}  // namespace wgmesh::service
+void make_private_directories(const std::filesystem::path& path) {
+    std::filesystem::path partial;
+    for (const auto& component : path) {
+        partial /= component;
+        if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+            fail(errno, "cannot create directory", partial);
+        }
+    }
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+        fail(errno, "cannot inspect", path);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fail(ENOTDIR, "expected a directory at", path);
+    }
+}
+
+}  // namespace wgmesh::netlink
