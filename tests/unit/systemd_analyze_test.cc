@@ -30,6 +30,10 @@ constexpr double kMaxExposure = 2.5;
         }                                                                          \
     } while (0)
 
+// ExecStart= must name an executable that exists for `verify`, outside the paths the
+// sandbox hides (a build tree may well live under /tmp): any system binary will do.
+constexpr const char* kExistingBinary = "/usr/bin/true";
+
 class SystemdAnalyze : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -39,10 +43,10 @@ class SystemdAnalyze : public ::testing::Test {
     }
     void TearDown() override { fs::remove_all(dir_); }
 
-    // The unit as <dir>/wgmesh.service; ExecStart= must name a binary that exists for verify.
+    // The unit as <dir>/wgmesh.service.
     fs::path write_unit(const JoinOptions& options) {
         const fs::path path = dir_ / "wgmesh.service";
-        std::ofstream(path) << generate_unit(options, WGMESH_BINARY);
+        std::ofstream(path) << generate_unit(options, kExistingBinary);
         return path;
     }
 
@@ -135,7 +139,7 @@ TEST_F(SystemdAnalyze, SystemctlRootEnablesAndDisablesTheInstalledUnit) {
     REQUIRE_PROGRAM("systemctl");
     ProcessExecutor executor;
     ServiceInstaller installer(executor, dir_, ManagerMode::kOffline);
-    installer.install(minimal(), WGMESH_BINARY, "secret-for-systemctl-root-test", true);
+    installer.install(minimal(), kExistingBinary, "secret-for-systemctl-root-test", true);
     const fs::path wants = dir_ / "etc/systemd/system/multi-user.target.wants/wgmesh.service";
     EXPECT_TRUE(fs::is_symlink(wants));
     EXPECT_EQ(installer.status().enabled_text, "enabled");
