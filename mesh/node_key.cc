@@ -11,9 +11,12 @@
 
 #include "netlink/atomic_file.h"
 #include "netlink/interface_name.h"
+#include "netlink/unique_fd.h"
 
 namespace wgmesh::mesh {
 namespace {
+
+using netlink::UniqueFd;
 
 constexpr std::size_t kMaxKeyFileBytes = 256;
 
@@ -21,24 +24,8 @@ std::system_error file_error(int err, const std::string& what, const std::filesy
     return std::system_error(err, std::generic_category(), what + " " + path.string());
 }
 
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
-
 std::optional<NodeKey> load(const std::filesystem::path& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
     if (fd.get() < 0) {
         if (errno == ENOENT) {
             return std::nullopt;

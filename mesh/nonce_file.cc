@@ -12,29 +12,16 @@
 #include <system_error>
 
 #include "netlink/atomic_file.h"
+#include "netlink/unique_fd.h"
 
 namespace wgmesh::mesh {
 
 namespace {
 
+using netlink::UniqueFd;
+
 constexpr std::size_t kMaxNonceFileBytes = 4096;
 constexpr int kNonceFileVersion = 1;
-
-class UniqueFd {
-  public:
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
 
 [[noreturn]] void throw_errno(const std::string& what, const std::filesystem::path& path) {
     throw std::system_error(errno, std::generic_category(), what + " " + path.string());

@@ -13,31 +13,17 @@
 #include "mesh/json_input.h"
 #include "netlink/atomic_file.h"
 #include "netlink/interface_name.h"
+#include "netlink/unique_fd.h"
 
 namespace wgmesh::mesh {
 
 namespace {
 
+using netlink::UniqueFd;
+
 // Latest last_seen accepted: 2200-01-01. Keeps every later time_point conversion far from
 // the nanosecond clock's overflow (year 2262).
 constexpr std::int64_t kMaxUnixSeconds = 7258118400;
-
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-
-  private:
-    int fd_;
-};
 
 std::system_error file_error(int err, const std::string& what, const std::filesystem::path& path) {
     return std::system_error(err, std::generic_category(), what + " " + path.string());
@@ -144,7 +130,7 @@ std::int64_t unix_seconds(Clock::time_point t) {
 // read) for a file over the cap; a non-regular file throws.
 std::optional<std::string> read_capped(const std::filesystem::path& path, bool& oversized) {
     // O_NONBLOCK: a FIFO planted at the path must not hang the daemon at open().
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (!fd.valid()) {
         if (errno == ENOENT) {
             return std::nullopt;

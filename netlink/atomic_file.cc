@@ -8,6 +8,8 @@
 #include <system_error>
 #include <utility>
 
+#include "netlink/unique_fd.h"
+
 namespace wgmesh::netlink {
 
 namespace {
@@ -18,26 +20,6 @@ constexpr off_t kMaxReadBytes = 1 << 20;
 [[noreturn]] void fail(int error, const std::string& what, const std::filesystem::path& path) {
     throw std::system_error(error, std::generic_category(), what + " " + path.string());
 }
-
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Fd& operator=(Fd&&) = delete;
-    ~Fd() {
-        if (fd_ >= 0) {
-            close(fd_);
-        }
-    }
-    int get() const { return fd_; }
-    // Closes now, reporting the error that close() can carry for a written file.
-    int release_and_close() { return close(std::exchange(fd_, -1)); }
-
-  private:
-    int fd_;
-};
 
 void write_all(int fd, std::string_view content, const std::filesystem::path& path) {
     while (!content.empty()) {
@@ -53,7 +35,7 @@ void write_all(int fd, std::string_view content, const std::filesystem::path& pa
 }
 
 void sync_directory(const std::filesystem::path& dir) {
-    const Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd.get() < 0 || fsync(fd.get()) != 0) {
         fail(errno, "cannot sync directory", dir);
     }
@@ -61,11 +43,11 @@ void sync_directory(const std::filesystem::path& dir) {
 
 // Opens the temporary file O_CREAT|O_EXCL with mode 0600, so a file planted under its name
 // is never reused and the content is never readable by others, whatever the umask.
-Fd create_temp_file(const std::filesystem::path& path, const std::filesystem::path& dir,
-                    const AtomicWriteOptions& options, std::string& temp) {
+UniqueFd create_temp_file(const std::filesystem::path& path, const std::filesystem::path& dir,
+                          const AtomicWriteOptions& options, std::string& temp) {
     if (options.temp_path.empty()) {
         temp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
-        Fd fd(mkostemp(temp.data(), O_CLOEXEC));
+        UniqueFd fd(mkostemp(temp.data(), O_CLOEXEC));
         if (fd.get() < 0) {
             fail(errno, "cannot create a temporary file for", path);
         }
@@ -82,7 +64,7 @@ Fd create_temp_file(const std::filesystem::path& path, const std::filesystem::pa
     if (fd < 0) {
         fail(errno, "cannot create", temp);
     }
-    return Fd(fd);
+    return UniqueFd(fd);
 }
 
 }  // namespace
@@ -92,7 +74,7 @@ bool write_file_atomically(const std::filesystem::path& path, std::string_view c
     const std::filesystem::path dir =
         path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
     std::string temp;
-    Fd fd = create_temp_file(path, dir, options, temp);
+    UniqueFd fd = create_temp_file(path, dir, options, temp);
     bool written = true;
     try {
         // Exact, whatever the umask; the file is still empty and private here.
@@ -134,7 +116,7 @@ bool write_file_atomically(const std::filesystem::path& path, std::string_view c
 }
 
 std::optional<std::string> read_file_if_exists(const std::filesystem::path& path) {
-    const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (fd.get() < 0 && errno == ENOENT) {
         return std::nullopt;
     }

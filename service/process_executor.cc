@@ -16,43 +16,24 @@
 #include <system_error>
 #include <utility>
 
+#include "netlink/unique_fd.h"
+
 extern char** environ;
 
 namespace wgmesh::service {
 
 namespace {
 
+using netlink::UniqueFd;
+
 using Clock = std::chrono::steady_clock;
 
 // Without pidfd_open (Linux < 5.3) the child's exit is noticed by polling this often.
 constexpr std::chrono::milliseconds kExitPollInterval{20};
 
-class Fd {
-  public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Fd& operator=(Fd&& other) noexcept {
-        reset(std::exchange(other.fd_, -1));
-        return *this;
-    }
-    ~Fd() { reset(); }
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    void reset(int fd = -1) {
-        if (fd_ >= 0) {
-            close(fd_);
-        }
-        fd_ = fd;
-    }
-
-  private:
-    int fd_ = -1;
-};
-
 struct Pipe {
-    Fd read;
-    Fd write;
+    UniqueFd read;
+    UniqueFd write;
 };
 
 Pipe make_pipe() {
@@ -60,7 +41,7 @@ Pipe make_pipe() {
     if (pipe2(fds, O_CLOEXEC) != 0) {
         throw std::system_error(errno, std::generic_category(), "pipe2 for a child's output");
     }
-    return {Fd(fds[0]), Fd(fds[1])};
+    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 class SpawnActions {
@@ -147,7 +128,7 @@ void append_capped(std::string& target, const char* data, std::size_t size) {
 }
 
 // Reads what is available; closes the fd at end of file or on an error.
-void drain(Fd& fd, std::string& target) {
+void drain(UniqueFd& fd, std::string& target) {
     char buffer[16384];
     while (fd) {
         const ssize_t n = read(fd.get(), buffer, sizeof(buffer));
@@ -211,7 +192,7 @@ CommandOutcome ProcessExecutor::run(const std::vector<std::string>& argv,
     }
     fcntl(out.read.get(), F_SETFL, O_NONBLOCK);
     fcntl(err.read.get(), F_SETFL, O_NONBLOCK);
-    const Fd exit_fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    const UniqueFd exit_fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
 
     const auto deadline = Clock::now() + timeout;
     std::optional<Clock::time_point> kill_at;  // set once SIGTERM has been sent

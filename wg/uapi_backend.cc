@@ -11,28 +11,16 @@
 #include <system_error>
 
 #include "netlink/interface_name.h"
+#include "netlink/unique_fd.h"
 #include "wg/uapi_protocol.h"
 
 namespace wgmesh::wg {
 
 namespace {
 
+using netlink::UniqueFd;
+
 using Clock = std::chrono::steady_clock;
-
-class UniqueFd {
-  public:
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    ~UniqueFd() {
-        if (fd_ >= 0)
-            close(fd_);
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
 
 [[noreturn]] void throw_errno(int error, const std::string& what) {
     throw std::system_error(error, std::generic_category(), what);
