@@ -18,6 +18,7 @@
 #include "netlink/address.h"
 #include "netlink/link.h"
 #include "netlink/route_table.h"
+#include "tools/wgmesh-bench/bench_support.h"
 #include "tools/wgmesh-bench/benchmarks.h"
 
 extern char** environ;
@@ -29,56 +30,6 @@ namespace {
 constexpr const char* kInterface = "wgmb0";
 constexpr const char* kPeerInterface = "wgmb0p";
 constexpr const char* kProtocol = "150";
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Runs argv with stdout (and stdin) on /dev/null; returns the exit status.
-int run_quiet(const std::vector<std::string>& argv) {
-    std::vector<char*> args;
-    for (const auto& arg : argv) {
-        args.push_back(const_cast<char*>(arg.c_str()));
-    }
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    const int error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (error != 0) {
-        throw std::runtime_error("cannot run " + argv[0]);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-void run_or_throw(const std::vector<std::string>& argv) {
-    if (run_quiet(argv) != 0) {
-        std::string line;
-        for (const auto& arg : argv) {
-            line += arg + " ";
-        }
-        throw std::runtime_error("failed: " + line);
-    }
-}
-
-void require_private_namespace() {
-    struct stat own {};
-    struct stat init {};
-    if (stat("/proc/self/ns/net", &own) != 0 || stat("/proc/1/ns/net", &init) != 0) {
-        return;  // cannot tell; tools/bench is the documented way in any case
-    }
-    if (own.st_ino == init.st_ino && own.st_dev == init.st_dev) {
-        throw std::runtime_error(
-            "the routes benchmark changes routes: run it in a private network namespace "
-            "(tools/bench routes)");
-    }
-}
 
 // Distinct /24 networks, each via one of 1000 on-link gateways in 172.31.0.0/16.
 netlink::Route bench_route(std::size_t i, std::size_t gateway_shift = 0) {
@@ -141,7 +92,7 @@ void expect_clean(const netlink::RouteSyncReport& report, const char* what) {
 }  // namespace
 
 void bench_routes(const BenchOptions& options, BenchReport& report) {
-    require_private_namespace();
+    require_private_namespace("routes");
     const std::size_t count = options.quick ? 5000 : 100000;
     const std::size_t process_sample = options.quick ? 200 : 2000;
     const std::string n = std::to_string(count);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/wgmesh-bench/bench_support.h"
 #include "tools/wgmesh-bench/benchmarks.h"
 #include "wg/device_factory.h"
 #include "wg/uapi_backend.h"
@@ -31,46 +32,6 @@ namespace {
 
 constexpr const char* kInterface = "wgmbw0";
 constexpr std::size_t kSetSample = 100;
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-void run_or_throw(const std::vector<std::string>& argv) {
-    std::vector<char*> args;
-    for (const auto& arg : argv)
-        args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    const int error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (error != 0)
-        throw std::runtime_error("cannot run " + argv[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::string line;
-        for (const auto& arg : argv)
-            line += arg + " ";
-        throw std::runtime_error("failed: " + line);
-    }
-}
-
-void require_private_namespace() {
-    struct stat own {};
-    struct stat init {};
-    if (stat("/proc/self/ns/net", &own) == 0 && stat("/proc/1/ns/net", &init) == 0 &&
-        own.st_ino == init.st_ino && own.st_dev == init.st_dev) {
-        throw std::runtime_error(
-            "the wg benchmark creates a WireGuard interface: run it in a private network "
-            "namespace (tools/bench wg)");
-    }
-}
 
 // A 0600 temporary file removed on destruction.
 class TempFile {
@@ -160,7 +121,7 @@ void reset(wg::WireGuardDevice& device, const wg::DeviceConfig& config) {
 }  // namespace
 
 void bench_wg(const BenchOptions& options, BenchReport& report) {
-    require_private_namespace();
+    require_private_namespace("wg");
     const std::size_t peers = options.quick ? 100 : 1000;
     const wg::Key psk = wg::Key::generate_private();
     const wg::DeviceConfig config = make_config(peers, psk);
