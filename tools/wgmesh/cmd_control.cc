@@ -247,47 +247,41 @@ int peer_remove(Args args) {
     return 0;
 }
 
-}  // namespace
-
-int run_status(Args args) {
+// `status` and `peers`: one request without params, shown as JSON or by `print`.
+int show(Args args, std::string_view method, const char* usage,
+         void (*print)(const nlohmann::json&)) {
     const std::vector<FlagSpec> specs = {kInterfaceFlag, kSocketFlag, kJsonFlag};
-    const auto flags = parse(args, specs,
-                             "usage: wgmesh status --interface IF [--json]\n\n"
-                             "Shows what the running daemon for IF is doing.\n");
+    const auto flags = parse(args, specs, usage);
     if (flags.help_requested()) {
         return 0;
     }
-    const auto result = call(socket_path(flags), "status");
+    const auto result = call(socket_path(flags), std::string(method));
     if (!result) {
         return 1;
     }
     if (flags.has("json")) {
         std::cout << result->dump(2) << "\n";
     } else {
-        print_status(*result);
+        print(*result);
     }
     return 0;
 }
 
+}  // namespace
+
+int run_status(Args args) {
+    return show(args, "status",
+                "usage: wgmesh status --interface IF [--json]\n\n"
+                "Shows what the running daemon for IF is doing.\n",
+                print_status);
+}
+
 int run_peers(Args args) {
-    const std::vector<FlagSpec> specs = {kInterfaceFlag, kSocketFlag, kJsonFlag};
-    const auto flags = parse(args, specs,
-                             "usage: wgmesh peers --interface IF [--json]\n\n"
-                             "Lists the running daemon's peers; --json prints the peer cache's\n"
-                             "schema plus confirmed, discovered_via and relay.\n");
-    if (flags.help_requested()) {
-        return 0;
-    }
-    const auto result = call(socket_path(flags), "peers");
-    if (!result) {
-        return 1;
-    }
-    if (flags.has("json")) {
-        std::cout << result->dump(2) << "\n";
-    } else {
-        print_peers(*result);
-    }
-    return 0;
+    return show(args, "peers",
+                "usage: wgmesh peers --interface IF [--json]\n\n"
+                "Lists the running daemon's peers; --json prints the peer cache's\n"
+                "schema plus confirmed, discovered_via and relay.\n",
+                print_peers);
 }
 
 int run_peer(Args args) {
