@@ -1,0 +1,160 @@
+// Real `wgmesh join` daemons for netns scenario tests: a Node is a namespace, a state dir
+// with its node key placed before start, a peers file and the daemon process, plus the
+// read-back helpers the scenarios assert on (ip -j, nft -j, wg show dump, the control
+// socket). Shared by the end-to-end and the fault suites.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mesh/mesh_address.h"
+#include "netlink/ip_address.h"
+#include "tests/support/netns.h"
+#include "wg/key.h"
+
+namespace wgmesh::test {
+
+inline const std::string kMeshSecret = "wgmesh://v1/e2e-test-secret-0123456789abcdef";
+inline constexpr const char* kLanNetwork = "10.99.0.0/24";
+inline constexpr const char* kLanAddress = "10.99.0.1";
+inline constexpr std::uint16_t kEchoPort = 40999;
+inline constexpr std::chrono::seconds kConverge{60};
+// Nodes run with --reconcile-interval 1s; "within one cycle" gets slack for a busy CI.
+inline constexpr std::chrono::seconds kOneCycle{4};
+inline constexpr std::uint8_t kOwnedRouteProtocol = 150;
+
+// The mesh addressing of kMeshSecret.
+const mesh::MeshAddressing& test_addressing();
+
+// Polls `condition` every 200 ms until it holds or `timeout` passed.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// Empty when daemon scenarios can run; otherwise why not.
+std::string daemon_scenarios_unavailable_reason();
+
+#define WGMESH_REQUIRE_DAEMON_SCENARIOS()                                              \
+    do {                                                                               \
+        WGMESH_REQUIRE_NETNS();                                                        \
+        const std::string why = ::wgmesh::test::daemon_scenarios_unavailable_reason(); \
+        if (!why.empty())                                                              \
+            GTEST_SKIP() << why;                                                       \
+    } while (0)
+
+// A temporary directory, removed with everything in it.
+class TempDir {
+  public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+
+  private:
+    std::filesystem::path path_;
+};
+
+class Node {
+  public:
+    Node(const std::string& tag, const std::filesystem::path& root,
+         std::optional<wg::Key> private_key = {});
+    ~Node();
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    const TestNamespace& ns() const { return *ns_; }
+    const std::string& interface() const { return interface_; }
+    const std::filesystem::path& state_dir() const { return state_dir_; }
+    std::filesystem::path socket() const { return state_dir_ / "control.sock"; }
+    std::filesystem::path log() const { return state_dir_ / "daemon.log"; }
+    std::filesystem::path cache_file() const { return state_dir_ / (interface_ + "-peers.json"); }
+    const wg::Key& public_key() const { return public_key_; }
+    std::string pub() const { return public_key_.to_base64(); }
+    std::string mesh_ip() const { return mesh_ip_.to_string(); }
+    pid_t pid() const { return pid_; }
+
+    // This node as a peers-file entry reachable at `endpoint`.
+    nlohmann::json as_peer(const std::string& endpoint, bool introducer = false,
+                           const std::vector<std::string>& networks = {}) const;
+    void write_peers(const nlohmann::json& peers) const;
+
+    // Starts `wgmesh join` (reconcile interval 1 s, debug log into log()) and waits until
+    // it answers on its control socket; `extra` flags are appended.
+    void start(const std::vector<std::string>& extra = {});
+    // Starts without waiting for the control socket.
+    void spawn(const std::vector<std::string>& extra = {});
+    // Signals the daemon and reaps it; SIGKILL is the crash case.
+    void stop(int signal = SIGTERM);
+    bool alive() const;
+
+    // A control call's result; nullopt when the daemon does not answer or replies an error.
+    std::optional<nlohmann::json> call(
+        const std::string& method, const nlohmann::json& params = nlohmann::json::object()) const;
+    // The whole reply (ok, result or error); throws when the daemon does not answer.
+    nlohmann::json call_raw(const std::string& method,
+                            const nlohmann::json& params = nlohmann::json::object()) const;
+    std::string log_text() const;
+
+    // `ip -j route show proto 150` on this node.
+    nlohmann::json owned_routes() const;
+    bool has_route(const std::string& dst, const std::string& gateway) const;
+    // Allowed IPs per peer key from `wg show IF dump`.
+    std::map<std::string, std::set<std::string>> wg_allowed_ips() const;
+    bool wg_entry_allows(const Node& peer, const std::set<std::string>& wanted) const;
+    // IPv4 addresses on the mesh interface (`ip -j addr`).
+    std::set<std::string> interface_v4() const;
+    // The PIDs of the wireguard-go process serving this node's interface.
+    std::vector<pid_t> wireguard_go_pids() const;
+
+  private:
+    std::unique_ptr<TestNamespace> ns_;
+    std::string interface_;
+    std::filesystem::path state_dir_;
+    wg::Key private_key_;
+    wg::Key public_key_;
+    netlink::IpAddress mesh_ip_;
+    pid_t pid_ = -1;
+};
+
+// "wgmesh-<iface>": the node's own nft table (family inet).
+std::string nft_table(const Node& node);
+// Whether the node's own table holds its relay accept rule.
+bool forwarding_rule_present(const Node& node);
+
+// A UDP echo server on address:kEchoPort inside a namespace, on its own thread (setns is
+// per thread).
+class UdpEcho {
+  public:
+    UdpEcho(const TestNamespace& ns, const std::string& address);
+    ~UdpEcho();
+    UdpEcho(const UdpEcho&) = delete;
+    UdpEcho& operator=(const UdpEcho&) = delete;
+
+  private:
+    void stop();
+    std::atomic<bool> stopping_{false};
+    int fd_ = -1;
+    std::thread thread_;
+};
+
+// One datagram from `from` to address:kEchoPort and its echo back, within a second.
+bool udp_round_trip(const TestNamespace& from, const std::string& address);
+
+// A LAN interface "lan0" holding kLanAddress: a dummy, or a veth pair kept inside the
+// namespace where the kernel lacks dummy.
+void add_lan(const TestNamespace& ns);
+
+}  // namespace wgmesh::test
