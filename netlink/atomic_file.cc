@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <system_error>
 #include <utility>
@@ -113,6 +115,35 @@ bool write_file_atomically(const std::filesystem::path& path, std::string_view c
         sync_directory(dir);
     }
     return written;
+}
+
+std::size_t remove_leftover_temp_files(const std::filesystem::path& path) {
+    const std::filesystem::path dir =
+        path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+    const std::string prefix = "." + path.filename().string() + ".";
+    constexpr std::size_t kMkstempSuffix = 6;
+    std::error_code error;
+    std::filesystem::directory_iterator entries(dir, error);
+    if (error) {
+        if (error == std::errc::no_such_file_or_directory) {
+            return 0;
+        }
+        throw std::system_error(error, "cannot list " + dir.string());
+    }
+    std::size_t removed = 0;
+    for (const auto& entry : entries) {
+        const std::string name = entry.path().filename().string();
+        const bool ours = name.size() == prefix.size() + kMkstempSuffix &&
+                          name.starts_with(prefix) &&
+                          std::all_of(name.begin() + static_cast<std::ptrdiff_t>(prefix.size()),
+                                      name.end(), [](unsigned char c) { return std::isalnum(c); });
+        // Regular files only: whatever else sits under such a name was not left by us.
+        if (ours && entry.symlink_status().type() == std::filesystem::file_type::regular &&
+            unlink(entry.path().c_str()) == 0) {
+            ++removed;
+        }
+    }
+    return removed;
 }
 
 std::optional<std::string> read_file_if_exists(const std::filesystem::path& path) {

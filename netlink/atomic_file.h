@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -36,6 +37,12 @@ struct AtomicWriteOptions {
 // untouched); true when `path` now holds `content`. Throws std::system_error naming the path.
 bool write_file_atomically(const std::filesystem::path& path, std::string_view content,
                            const AtomicWriteOptions& options = {});
+
+// Removes the unique temporary files (`.<name>.XXXXXX`) that writers of `path` killed
+// between creating and renaming them left behind; returns how many. Only for a caller that
+// knows no other writer of `path` is running (the daemon, after it made sure it is alone).
+// Throws std::system_error naming the directory when it cannot be listed.
+std::size_t remove_leftover_temp_files(const std::filesystem::path& path);
 
 // The whole file, or nullopt when it does not exist. Throws on other errors.
 std::optional<std::string> read_file_if_exists(const std::filesystem::path& path);

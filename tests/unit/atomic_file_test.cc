@@ -84,6 +84,28 @@ TEST_F(AtomicFileTest, FixedTempNameReplacesALeftoverAndHookFailureKeepsTheOldFi
     EXPECT_FALSE(fs::exists(temp));
 }
 
+TEST_F(AtomicFileTest, LeftoverTempFilesOfACrashedWriterAreRemovedAndNothingElse) {
+    const auto path = dir_ / "wg0-peers.json";
+    std::ofstream(path) << "current\n";
+    for (const char* name : {".wg0-peers.json.a1B2c3", ".wg0-peers.json.ZZZZZZ"}) {
+        std::ofstream(dir_ / name) << "torn";
+    }
+    // Not ours: another file's temp, a longer suffix, a directory and a symlink.
+    for (const char* name :
+         {".wg0.key.a1B2c3", ".wg0-peers.json.a1B2c3d", ".wg0-peers.jsonXa1B2c3"}) {
+        std::ofstream(dir_ / name) << "keep";
+    }
+    fs::create_directory(dir_ / ".wg0-peers.json.dir123");
+    fs::create_symlink(path, dir_ / ".wg0-peers.json.link12");
+
+    EXPECT_EQ(wgmesh::netlink::remove_leftover_temp_files(path), 2u);
+    EXPECT_FALSE(fs::exists(dir_ / ".wg0-peers.json.a1B2c3"));
+    EXPECT_FALSE(fs::exists(dir_ / ".wg0-peers.json.ZZZZZZ"));
+    EXPECT_EQ(read(path), "current\n");
+    EXPECT_EQ(entries(), 6u);
+    EXPECT_EQ(wgmesh::netlink::remove_leftover_temp_files(dir_ / "missing" / "f"), 0u);
+}
+
 TEST_F(AtomicFileTest, ErrorsNameThePath) {
     const auto path = dir_ / "missing-dir" / "f";
     try {

@@ -34,6 +34,7 @@
 #include "mesh/reconciler.h"
 #include "mesh/secret.h"
 #include "netlink/address.h"
+#include "netlink/atomic_file.h"
 #include "netlink/link.h"
 #include "netlink/nft_forwarding.h"
 #include "netlink/route_table.h"
@@ -95,6 +96,8 @@ class Daemon {
 
   private:
     void set_up_interface();
+    void save_interface_state();
+    void remove_leftover_temp_files() const;
     void set_up_addresses(mesh::CollisionResolver& resolver);
     void record_address_change(const std::optional<netlink::InterfaceAddress>& previous,
                                const netlink::InterfaceAddress& replacement);
@@ -130,7 +133,39 @@ void Daemon::set_up_interface() {
     // An interface created by an earlier run and adopted now is still ours to remove.
     state_.created = state_.created || ensured.created;
     state_.backend = backend;
-    write_interface_state(state_path_, state_);
+    save_interface_state();
+}
+
+void Daemon::save_interface_state() {
+    // Only `wgmesh cleanup` needs this record: a read-only or full state dir must not stop
+    // the mesh, so the failure is reported and the daemon carries on.
+    try {
+        write_interface_state(state_path_, state_);
+    } catch (const std::exception& e) {
+        mesh::log_error(std::string("cannot record the interface state (wgmesh cleanup will "
+                                    "not know what to remove): ") +
+                        e.what());
+    }
+}
+
+void Daemon::remove_leftover_temp_files() const {
+    // Writers killed between creating and renaming their temporary file leave it behind;
+    // only now, with no other daemon for this interface, is nobody else writing them.
+    const std::filesystem::path dir = options_.state_dir;
+    const auto& name = options_.interface;
+    std::size_t removed = 0;
+    try {
+        for (const auto& path : {mesh::node_key_path(dir, name), mesh::nonce_file_path(dir, name),
+                                 interface_state_path(dir, name)}) {
+            removed += netlink::remove_leftover_temp_files(path);
+        }
+    } catch (const std::exception& e) {
+        mesh::log_warning(std::string("cannot sweep leftover temporary files: ") + e.what());
+    }
+    if (removed > 0) {
+        mesh::log_info("removed " + std::to_string(removed) +
+                       " temporary file(s) left by an interrupted write in " + dir.string());
+    }
 }
 
 void Daemon::record_address_change(const std::optional<netlink::InterfaceAddress>& previous,
@@ -142,7 +177,7 @@ void Daemon::record_address_change(const std::optional<netlink::InterfaceAddress
     if (std::find(list.begin(), list.end(), replacement) == list.end()) {
         list.push_back(replacement);
     }
-    write_interface_state(state_path_, state_);
+    save_interface_state();
 }
 
 mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler) {
@@ -173,6 +208,7 @@ int Daemon::run() {
                                  " is already running (it answers on " + socket_path_.string() +
                                  ")");
     }
+    remove_leftover_temp_files();
     const auto keys = mesh::derive_keys(secret_);
     const mesh::MeshAddressing addressing(secret_, keys, options_.mesh_subnet);
 
