@@ -213,7 +213,7 @@ nlohmann::json control_call(const std::filesystem::path& path, const ControlRequ
     const int fd = connect_unix(path);
     if (fd < 0) {
         throw std::runtime_error("cannot reach the wgmesh daemon at " + path.string() + ": " +
-                                 std::strerror(errno) + " (is 'wgmesh join' running?)");
+                                 std::strerror(errno));
     }
     const auto deadline = SteadyClock::now() + timeout;
     std::optional<std::string> line;

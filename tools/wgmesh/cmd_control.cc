@@ -168,6 +168,15 @@ std::vector<std::string> split_commas(const std::string& text) {
     return parts;
 }
 
+// Peer commands name their peer by key; the daemon checks that it is one.
+std::string required_pubkey(const Flags& flags) {
+    const auto pubkey = flags.value("pubkey");
+    if (!pubkey) {
+        throw UsageError("--pubkey KEY is required");
+    }
+    return *pubkey;
+}
+
 int peer_add(Args args) {
     const std::vector<FlagSpec> specs = {
         kInterfaceFlag,
@@ -187,12 +196,8 @@ int peer_add(Args args) {
         return 0;
     }
     const auto socket = socket_path(flags);
-    const auto pubkey = flags.value("pubkey");
-    if (!pubkey) {
-        throw UsageError("--pubkey KEY is required");
-    }
     // The daemon validates every field (the peers file's rules) and says what is wrong.
-    nlohmann::json peer = {{"wg_pubkey", *pubkey}};
+    nlohmann::json peer = {{"wg_pubkey", required_pubkey(flags)}};
     const std::pair<const char*, const char*> fields[] = {{"endpoint", "endpoint"},
                                                           {"mesh-ip", "mesh_ip"},
                                                           {"mesh-ipv6", "mesh_ipv6"},
@@ -231,16 +236,13 @@ int peer_remove(Args args) {
         return 0;
     }
     const auto socket = socket_path(flags);
-    const auto pubkey = flags.value("pubkey");
-    if (!pubkey) {
-        throw UsageError("--pubkey KEY is required");
-    }
-    const auto result = call(socket, "peer.remove", {{"wg_pubkey", *pubkey}});
+    const auto pubkey = required_pubkey(flags);
+    const auto result = call(socket, "peer.remove", {{"wg_pubkey", pubkey}});
     if (!result) {
         return 1;
     }
     if (!result->value("removed", false)) {
-        std::cerr << "wgmesh: no peer " << *pubkey << " in the daemon's store\n";
+        std::cerr << "wgmesh: no peer " << pubkey << " in the daemon's store\n";
         return 1;
     }
     std::cout << "removed peer " << text_of(*result, "wg_pubkey") << "\n";
