@@ -103,6 +103,46 @@ bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit) {
     return true;
 }
 
+// A daemon blocks its signals (to read them from a signalfd) and ignores SIGPIPE, and both are
+// inherited across exec: a wireguard-go started mid-run would ignore SIGTERM. Every child
+// starts with an empty mask and the default action for the signals a caller may have changed.
+class CleanSpawnAttributes {
+  public:
+    CleanSpawnAttributes() {
+        check(posix_spawnattr_init(&attributes_), "posix_spawnattr_init");
+        sigset_t empty;
+        sigemptyset(&empty);
+        sigset_t defaults;
+        sigemptyset(&defaults);
+        for (const int signal : kResetSignals)
+            sigaddset(&defaults, signal);
+        try {
+            check(posix_spawnattr_setsigmask(&attributes_, &empty), "posix_spawnattr_setsigmask");
+            check(posix_spawnattr_setsigdefault(&attributes_, &defaults),
+                  "posix_spawnattr_setsigdefault");
+            check(posix_spawnattr_setflags(&attributes_,
+                                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF),
+                  "posix_spawnattr_setflags");
+        } catch (...) {
+            posix_spawnattr_destroy(&attributes_);
+            throw;
+        }
+    }
+    ~CleanSpawnAttributes() { posix_spawnattr_destroy(&attributes_); }
+    CleanSpawnAttributes(const CleanSpawnAttributes&) = delete;
+    CleanSpawnAttributes& operator=(const CleanSpawnAttributes&) = delete;
+    const posix_spawnattr_t* get() const { return &attributes_; }
+
+  private:
+    static constexpr int kResetSignals[] = {SIGPIPE, SIGTERM, SIGINT,  SIGHUP, SIGQUIT,
+                                            SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM};
+    static void check(int rc, const char* what) {
+        if (rc != 0)
+            throw std::system_error(rc, std::generic_category(), what);
+    }
+    posix_spawnattr_t attributes_{};
+};
+
 // Runs `program name` and waits for the launcher to exit (wireguard-go daemonizes).
 void start_userspace(const std::string& name, const DeviceOptions& options) {
     std::vector<std::string> argv_text = {options.userspace_program, name};
@@ -110,8 +150,9 @@ void start_userspace(const std::string& name, const DeviceOptions& options) {
     for (auto& arg : argv_text)
         argv.push_back(arg.data());
     argv.push_back(nullptr);
+    const CleanSpawnAttributes attributes;
     pid_t pid = -1;
-    const int rc = posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+    const int rc = posix_spawnp(&pid, argv[0], nullptr, attributes.get(), argv.data(), environ);
     if (rc != 0) {
         throw std::system_error(
             rc, std::generic_category(),

@@ -2,12 +2,13 @@
 // them, the way wg(8) and wg-quick(8) do.
 //
 // Userspace implementation: started WITHOUT a shell (posix_spawnp, argv = {program, name})
-// in its default background mode. wireguard-go then creates the TUN device and the UAPI
-// socket, forks its daemon and the process we started exits; we wait for that exit and for
-// the socket to answer (bounded). Background mode is deliberate: the interface outlives a
-// wgmesh restart exactly like a kernel interface does, and the next start adopts it.
-// remove_interface() deletes the link, which makes wireguard-go exit, and terminates the
-// daemon (found through the socket's SO_PEERCRED) if it is still there.
+// with an empty signal mask and default signal actions, whatever the caller blocked or
+// ignored (a daemon recreating its interface mid-run), in its default background mode. wireguard-go
+// then creates the TUN device and the UAPI socket, forks its daemon and the process we started
+// exits; we wait for that exit and for the socket to answer (bounded). Background mode is
+// deliberate: the interface outlives a wgmesh restart exactly like a kernel interface does, and the
+// next start adopts it. remove_interface() deletes the link, which makes wireguard-go exit, and
+// terminates the daemon (found through the socket's SO_PEERCRED) if it is still there.
 #pragma once
 
 #include <chrono>

@@ -41,8 +41,10 @@
 #include "netlink/socket.h"
 #include "tools/wgmesh/commands.h"
 #include "tools/wgmesh/daemon_support.h"
+#include "tools/wgmesh/interface_repair.h"
 #include "tools/wgmesh/interface_state.h"
 #include "tools/wgmesh/join_flags.h"
+#include "tools/wgmesh/swappable_device.h"
 #include "wg/device_factory.h"
 
 namespace wgmesh::cli {
@@ -90,35 +92,50 @@ class Daemon {
         : options_(std::move(options)),
           secret_(std::move(secret)),
           socket_path_(std::move(socket_path)),
-          interval_(interval) {}
+          interval_(interval),
+          device_(options_.interface) {}
 
     int run();
 
   private:
+    wg::DeviceOptions device_options() const;
     void set_up_interface();
+    // Before every cycle: finds a vanished or silent interface and recreates it when it is
+    // ours (see interface_repair.h).
+    void check_interface(mesh::CollisionResolver& resolver, netlink::AddressSet& addresses);
+    void recreate_interface(InterfaceRepair repair, mesh::CollisionResolver& resolver,
+                            netlink::AddressSet& addresses);
     void save_interface_state();
     void remove_leftover_temp_files() const;
     void set_up_addresses(mesh::CollisionResolver& resolver);
     void record_address_change(const std::optional<netlink::InterfaceAddress>& previous,
                                const netlink::InterfaceAddress& replacement);
-    mesh::CycleReport run_cycle(mesh::Reconciler& reconciler);
+    mesh::CycleReport run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
+                                netlink::AddressSet& addresses);
 
     service::JoinOptions options_;
     std::string secret_;
     std::filesystem::path socket_path_;
     std::chrono::milliseconds interval_;
 
-    std::unique_ptr<wg::WireGuardDevice> device_;
+    // What the Reconciler drives; its target is replaced when the interface is recreated.
+    SwappableDevice device_;
+    std::optional<netlink::InterfaceAddress> mesh_v6_;
+    FaultEpisode interface_fault_;
     std::filesystem::path state_path_;
     InterfaceState state_;
     std::string last_summary_;
 };
 
-void Daemon::set_up_interface() {
+wg::DeviceOptions Daemon::device_options() const {
     wg::DeviceOptions device_options;
     device_options.userspace_program = options_.userspace;
-    auto ensured = wg::ensure_interface(options_.interface, device_options);
-    device_ = std::move(ensured.device);
+    return device_options;
+}
+
+void Daemon::set_up_interface() {
+    auto ensured = wg::ensure_interface(options_.interface, device_options());
+    device_.replace(std::move(ensured.device));
     const char* backend = ensured.backend == wg::Backend::kKernel ? "kernel" : "userspace";
     mesh::log_info(std::string(ensured.created ? "created" : "adopted") + " interface " +
                    options_.interface + " (" + backend + " WireGuard)");
@@ -180,7 +197,77 @@ void Daemon::record_address_change(const std::optional<netlink::InterfaceAddress
     save_interface_state();
 }
 
-mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler) {
+void Daemon::check_interface(mesh::CollisionResolver& resolver, netlink::AddressSet& addresses) {
+    InterfaceProbe probe;
+    try {
+        probe = probe_interface(options_.interface, device_);
+    } catch (const std::exception& e) {
+        // Netlink itself failing says nothing about the interface: leave it to the cycle.
+        if (interface_fault_.report(e.what())) {
+            mesh::log_error(std::string("cannot check interface ") + options_.interface + ": " +
+                            e.what());
+        }
+        return;
+    }
+    const auto repair = choose_interface_repair(probe.condition, state_.created);
+    if (repair == InterfaceRepair::kNone) {
+        if (interface_fault_.clear()) {
+            mesh::log_info("interface " + options_.interface + " answers again");
+        }
+        return;
+    }
+    const std::string fault = describe_interface_fault(options_.interface, probe);
+    if (repair == InterfaceRepair::kReportOnly) {
+        if (interface_fault_.report(fault)) {
+            mesh::log_error(fault +
+                            "; not recreating it: wgmesh did not create it (restart its WireGuard "
+                            "implementation or remove it)");
+        }
+        return;
+    }
+    if (interface_fault_.report(fault)) {
+        mesh::log_error(fault + "; recreating");
+    }
+    recreate_interface(repair, resolver, addresses);
+}
+
+void Daemon::recreate_interface(InterfaceRepair repair, mesh::CollisionResolver& resolver,
+                                netlink::AddressSet& addresses) {
+    try {
+        if (repair == InterfaceRepair::kRemoveThenCreate) {
+            // Deleting the TUN link is what makes a wireguard-go without a socket exit; a
+            // leftover daemon is terminated.
+            wg::remove_interface(options_.interface, device_options());
+        }
+        auto ensured = wg::ensure_interface(options_.interface, device_options());
+        device_.replace(std::move(ensured.device));
+        const char* backend = ensured.backend == wg::Backend::kKernel ? "kernel" : "userspace";
+        if (ensured.created != state_.created || state_.backend != backend) {
+            state_.created = state_.created || ensured.created;
+            state_.backend = backend;
+            save_interface_state();
+        }
+        // The collision resolver's address: it may have moved since start.
+        ensure_addresses(addresses, state_.addresses, resolver.local_address(), mesh_v6_);
+        netlink::NetlinkSocket socket;
+        netlink::set_link_up(socket, options_.interface, true);
+    } catch (const std::exception& e) {
+        // Retried before the next cycle; logged again only when the reason changes.
+        const std::string failure =
+            "cannot recreate interface " + options_.interface + ": " + e.what();
+        if (interface_fault_.report(failure)) {
+            mesh::log_error(failure);
+        }
+        return;
+    }
+    interface_fault_.clear();
+    mesh::log_info("recreated interface " + options_.interface +
+                   "; this cycle restores its peers, routes and forwarding");
+}
+
+mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
+                                    netlink::AddressSet& addresses) {
+    check_interface(resolver, addresses);
     auto report = reconciler.run_cycle();
     const std::string summary = std::to_string(report.usable_peers) + " peers (" +
                                 std::to_string(report.cached_peers) + " from cache), " +
@@ -225,17 +312,17 @@ int Daemon::run() {
     const wg::Key public_key = private_key.public_key();
     mesh::log_info("node " + public_key.to_base64() + " joining mesh " + keys.mesh_id());
 
-    // Before any thread exists and after the (possibly spawning) interface setup, so that
-    // the userspace WireGuard child keeps default signal handling.
+    // Before any thread exists. A userspace WireGuard started later (the interface recreated)
+    // does not inherit this mask or the ignored SIGPIPE: ensure_interface resets both.
     set_up_interface();
     SignalSet signals({SIGTERM, SIGINT, SIGHUP});
     ::signal(SIGPIPE, SIG_IGN);
 
     // Keep the peers already configured: a restart must not drop traffic.
-    auto initial = device_->get();
+    auto initial = device_.get();
     initial.private_key = private_key;
     initial.listen_port = options_.listen_port;
-    device_->apply(initial);
+    device_.apply(initial);
 
     RecordingAddressSet addresses(options_.interface,
                                   [this](const auto& previous, const auto& replacement) {
@@ -252,6 +339,7 @@ int Daemon::run() {
         mesh_ipv6 = addressing.mesh_ipv6(public_key);
         v6 = netlink::InterfaceAddress{*mesh_ipv6, kMeshIpv6PrefixLength};
     }
+    mesh_v6_ = v6;
     ensure_addresses(addresses, state_.addresses, v4, v6);
     {
         netlink::NetlinkSocket socket;
@@ -310,7 +398,7 @@ int Daemon::run() {
     local.preshared_key = keys.preshared_key();
     local.advertised_routes = options_.advertise_routes;
     local.mesh_networks = {addressing.network_v4(), addressing.network_v6()};
-    mesh::Reconciler reconciler(store, *device_, route_table, forwarding, resolver, relay_policy,
+    mesh::Reconciler reconciler(store, device_, route_table, forwarding, resolver, relay_policy,
                                 local, {options_.no_ipv6},
                                 [](std::string_view line) { mesh::log_error(line); });
 
@@ -374,7 +462,7 @@ int Daemon::run() {
             }
         }
         if (now >= next_cycle || now >= change_deadline) {
-            run_cycle(reconciler);
+            run_cycle(reconciler, resolver, addresses);
             next_cycle = SteadyClock::now() + interval_;
             change_deadline = SteadyClock::time_point::max();
             watchdog.ping();
