@@ -197,6 +197,15 @@ CycleReport Reconciler::run_cycle() {
         report.errors.push_back(std::string("configuring WireGuard: ") + e.what());
     }
     try {
+        // Before the sync: `ip route flush dev IF` also takes the kernel's route of the mesh
+        // subnet, without which the mesh addresses themselves are unreachable.
+        for (auto& error : routes_.restore_prefix_routes(local_.mesh_networks)) {
+            report.errors.push_back(std::move(error));
+        }
+    } catch (const std::exception& e) {
+        report.errors.push_back(std::string("restoring prefix routes: ") + e.what());
+    }
+    try {
         report.routes = routes_.sync(desired.routes);
         for (const auto& failure : report.routes.failures) {
             report.errors.push_back(std::string(failure.removing ? "removing" : "adding") +

@@ -43,6 +43,13 @@ class RouteTable {
     // Per-route failures are reported, not thrown; throws only when the table cannot be
     // read or written at all.
     virtual RouteSyncReport sync(const std::vector<Route>& desired) = 0;
+    // Puts back the kernel's prefix route of the interface's addresses in `networks` when
+    // someone deleted it; returns one message per route that could not be restored. Tables
+    // without such routes (test doubles) have nothing to do.
+    virtual std::vector<std::string> restore_prefix_routes(const std::vector<Prefix>& networks) {
+        (void)networks;
+        return {};
+    }
 };
 
 }  // namespace wgmesh::netlink

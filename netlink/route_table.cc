@@ -1,6 +1,9 @@
 #include "netlink/route_table.h"
 
 #include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -8,14 +11,18 @@
 #include <system_error>
 #include <tuple>
 
+#include "netlink/address.h"
 #include "netlink/interface_name.h"
 #include "netlink/link.h"
+#include "netlink/unique_fd.h"
 
 namespace wgmesh::netlink {
 
 namespace {
 
 constexpr std::uint8_t kLowestOwnProtocol = RTPROT_STATIC + 1;
+// IP6_RT_PRIO_ADDRCONF: the metric of the kernel's IPv6 prefix routes.
+constexpr std::uint32_t kIpv6PrefixRouteMetric = 256;
 
 // The fields of one RTM_NEWROUTE that decide ownership and the route's key.
 struct ParsedRoute {
@@ -82,6 +89,24 @@ bool is_gateway_route(const Route& route) {
     return !route.gateway.is_unspecified();
 }
 
+// Whether `interface` is a point-to-point device without link-layer addresses (WireGuard,
+// TUN): there every gateway is on-link by definition, because nothing is resolved and the
+// device itself picks the peer (WireGuard by AllowedIPs). Asked per sync, in the calling
+// thread's namespace, because the interface may have been recreated.
+bool is_point_to_point(const std::string& interface) {
+    const UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (fd.get() < 0) {
+        throw std::system_error(errno, std::generic_category(), "cannot open an inet socket");
+    }
+    ifreq request{};
+    interface.copy(request.ifr_name, sizeof request.ifr_name - 1);
+    if (::ioctl(fd.get(), SIOCGIFFLAGS, &request) != 0) {
+        throw std::system_error(errno, std::generic_category(),
+                                "cannot read the flags of interface '" + interface + "'");
+    }
+    return (request.ifr_flags & IFF_POINTOPOINT) != 0;
+}
+
 }  // namespace
 
 std::optional<Route> parse_owned_route(const nlmsghdr& message, std::uint32_t table,
@@ -146,6 +171,11 @@ KernelRouteTable::KernelRouteTable(std::string interface, std::uint32_t table,
     : KernelRouteTable(RouteOwner{std::move(interface), table, protocol}) {}
 
 void KernelRouteTable::dump_family(int family, int ifindex, std::vector<Route>& routes) {
+    dump_routes(family, ifindex, owner_.table, owner_.protocol, routes);
+}
+
+void KernelRouteTable::dump_routes(int family, int ifindex, std::uint32_t table,
+                                   std::uint8_t protocol, std::vector<Route>& routes) {
     std::vector<std::uint8_t> buffer(MNL_SOCKET_BUFFER_SIZE);
     nlmsghdr* request = mnl_nlmsg_put_header(buffer.data());
     request->nlmsg_type = RTM_GETROUTE;
@@ -154,16 +184,16 @@ void KernelRouteTable::dump_family(int family, int ifindex, std::vector<Route>& 
     if (socket_.strict_checking()) {
         // Linux >= 4.20 applies these in the kernel (ip_valid_fib_dump_req), so a table of
         // a million foreign routes costs us only ours.
-        header->rtm_protocol = owner_.protocol;
-        header->rtm_table = header_table(owner_.table);
-        if (owner_.table >= 256) {
-            mnl_attr_put_u32(request, RTA_TABLE, owner_.table);
+        header->rtm_protocol = protocol;
+        header->rtm_table = header_table(table);
+        if (table >= 256) {
+            mnl_attr_put_u32(request, RTA_TABLE, table);
         }
         mnl_attr_put_u32(request, RTA_OIF, static_cast<std::uint32_t>(ifindex));
     }
     const std::size_t before = routes.size();
     const auto on_message = [&](const nlmsghdr& message) {
-        if (auto route = parse_owned_route(message, owner_.table, owner_.protocol, ifindex)) {
+        if (auto route = parse_owned_route(message, table, protocol, ifindex)) {
             routes.push_back(*route);
         }
     };
@@ -173,7 +203,7 @@ void KernelRouteTable::dump_family(int family, int ifindex, std::vector<Route>& 
         // IPv4 answers ENOENT when the table has never held a route: nothing of ours in it.
         if (e.code().value() != ENOENT) {
             throw std::system_error(e.code(), "cannot read routes of table " +
-                                                  std::to_string(owner_.table) + " on " +
+                                                  std::to_string(table) + " on " +
                                                   owner_.interface + ": " + e.what());
         }
         routes.resize(before);
@@ -189,7 +219,7 @@ std::vector<Route> KernelRouteTable::dump_owned() {
 }
 
 void KernelRouteTable::add_message(MessageBatch& batch, std::uint16_t type, std::uint16_t flags,
-                                   const Route& route, int ifindex) const {
+                                   const Route& route, int ifindex, bool onlink) const {
     void* extra = nullptr;
     nlmsghdr* message = batch.add(type, flags, sizeof(rtmsg), &extra);
     auto* header = static_cast<rtmsg*>(extra);
@@ -203,6 +233,11 @@ void KernelRouteTable::add_message(MessageBatch& batch, std::uint16_t type, std:
         header->rtm_scope = RT_SCOPE_NOWHERE;  // "any scope" for a delete
     } else {
         header->rtm_scope = is_gateway_route(route) ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+        if (onlink && is_gateway_route(route)) {
+            // The kernel then does not look for a route to the gateway, so our routes do
+            // not depend on the interface's prefix route, which anyone can delete.
+            header->rtm_flags |= RTNH_F_ONLINK;
+        }
     }
     const auto length = static_cast<std::uint16_t>(destination.size());
     mnl_attr_put(message, RTA_DST, length, destination.data());
@@ -230,6 +265,7 @@ RouteSyncReport KernelRouteTable::sync(const std::vector<Route>& desired) {
         }
     }
     const int ifindex = link_index(socket_, owner_.interface);
+    const bool onlink = is_point_to_point(owner_.interface);
     std::vector<Route> current;
     dump_family(AF_INET, ifindex, current);
     dump_family(AF_INET6, ifindex, current);
@@ -252,10 +288,10 @@ RouteSyncReport KernelRouteTable::sync(const std::vector<Route>& desired) {
     MessageBatch batch;
     for (const Route& route : diff.add) {
         // EXCL: a route to this destination that is not ours must not be replaced.
-        add_message(batch, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, route, ifindex);
+        add_message(batch, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, route, ifindex, onlink);
     }
     for (const Route& route : diff.change) {
-        add_message(batch, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route, ifindex);
+        add_message(batch, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route, ifindex, onlink);
     }
     last_sync_messages_ += batch.size();
     std::vector<Prefix> failed_changes;
@@ -288,7 +324,7 @@ RouteSyncReport KernelRouteTable::sync(const std::vector<Route>& desired) {
     removing.reserve(diff.remove.size());
     for (const Route& route : diff.remove) {
         if (!std::binary_search(failed_changes.begin(), failed_changes.end(), route.destination)) {
-            add_message(batch, RTM_DELROUTE, 0, route, ifindex);
+            add_message(batch, RTM_DELROUTE, 0, route, ifindex, onlink);
             removing.push_back(&route);
         }
     }
@@ -304,6 +340,56 @@ RouteSyncReport KernelRouteTable::sync(const std::vector<Route>& desired) {
     }
     report.removed = batch.size() - refused;
     return report;
+}
+
+std::vector<std::string> KernelRouteTable::restore_prefix_routes(
+    const std::vector<Prefix>& networks) {
+    const int ifindex = link_index(socket_, owner_.interface);
+    std::vector<Route> present;
+    dump_routes(AF_INET, ifindex, RT_TABLE_MAIN, RTPROT_KERNEL, present);
+    dump_routes(AF_INET6, ifindex, RT_TABLE_MAIN, RTPROT_KERNEL, present);
+    std::vector<std::string> errors;
+    MessageBatch batch;
+    std::vector<InterfaceAddress> restoring;
+    for (const InterfaceAddress& address : list_addresses(socket_, ifindex)) {
+        const Prefix network(address.address, address.prefix_length);
+        const bool missing = std::none_of(present.begin(), present.end(), [&](const Route& route) {
+            return route.destination == network && !is_gateway_route(route);
+        });
+        if (!missing || std::find(networks.begin(), networks.end(), network) == networks.end()) {
+            continue;
+        }
+        // The route exactly as the kernel makes it for the address (fib_add_ifaddr,
+        // addrconf_prefix_route), so that deleting the address still deletes it.
+        void* extra = nullptr;
+        nlmsghdr* message =
+            batch.add(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof(rtmsg), &extra);
+        auto* header = static_cast<rtmsg*>(extra);
+        const auto& destination = network.address();
+        const auto length = static_cast<std::uint16_t>(destination.size());
+        header->rtm_family = static_cast<std::uint8_t>(destination.family_af());
+        header->rtm_dst_len = static_cast<std::uint8_t>(network.length());
+        header->rtm_protocol = RTPROT_KERNEL;
+        header->rtm_type = RTN_UNICAST;
+        header->rtm_table = RT_TABLE_MAIN;
+        mnl_attr_put(message, RTA_DST, length, destination.data());
+        mnl_attr_put_u32(message, RTA_OIF, static_cast<std::uint32_t>(ifindex));
+        if (address.address.is_v4()) {
+            header->rtm_scope = RT_SCOPE_LINK;
+            mnl_attr_put(message, RTA_PREFSRC, length, address.address.data());
+        } else {
+            header->rtm_scope = RT_SCOPE_UNIVERSE;
+            mnl_attr_put_u32(message, RTA_PRIORITY, kIpv6PrefixRouteMetric);
+        }
+        restoring.push_back(address);
+    }
+    for (const BatchFailure& failure : socket_.send_batch(batch)) {
+        const InterfaceAddress& address = restoring[failure.index];
+        errors.push_back("restoring the prefix route of " + address.to_string() + " on " +
+                         owner_.interface + ": " + failure_text(failure.status));
+    }
+    last_restored_prefix_routes_ = restoring.size() - errors.size();
+    return errors;
 }
 
 }  // namespace wgmesh::netlink

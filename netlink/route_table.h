@@ -53,6 +53,16 @@ class KernelRouteTable : public RouteTable {
     // on. A gateway change that fails keeps the old route. A desired set that is already in
     // place sends nothing but the dumps.
     RouteSyncReport sync(const std::vector<Route>& desired) override;
+    // Puts back the kernel's prefix route (main table, proto kernel, through the interface)
+    // of every interface address whose network is one of `networks`, when someone deleted
+    // it (`ip route flush dev IF`): the route exactly as the kernel made it for the address,
+    // so deleting the address still deletes it. Nothing is sent when they are all in place.
+    // Returns one message per route the kernel refused; throws std::system_error when the
+    // interface does not exist or cannot be read.
+    std::vector<std::string> restore_prefix_routes(const std::vector<Prefix>& networks) override;
+    // Prefix routes the last restore_prefix_routes() put back.
+    std::size_t last_restored_prefix_routes() const { return last_restored_prefix_routes_; }
+
     // Removes every owned route (sync to the empty set).
     RouteSyncReport flush() { return sync({}); }
 
@@ -62,12 +72,15 @@ class KernelRouteTable : public RouteTable {
 
   private:
     void dump_family(int family, int ifindex, std::vector<Route>& routes);
+    void dump_routes(int family, int ifindex, std::uint32_t table, std::uint8_t protocol,
+                     std::vector<Route>& routes);
     void add_message(MessageBatch& batch, std::uint16_t type, std::uint16_t flags,
-                     const Route& route, int ifindex) const;
+                     const Route& route, int ifindex, bool onlink) const;
 
     RouteOwner owner_;
     NetlinkSocket socket_;
     std::size_t last_sync_messages_ = 0;
+    std::size_t last_restored_prefix_routes_ = 0;
 };
 
 }  // namespace wgmesh::netlink

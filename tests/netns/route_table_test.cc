@@ -144,6 +144,9 @@ TEST_F(RouteTableTest, DestinationHeldByAForeignRouteIsReportedNotReplaced) {
     EXPECT_EQ(kernel_routes(*ns_), before);
 }
 
+// w0 is a veth (broadcast, ARP): gateways go without RTNH_F_ONLINK, so the kernel checks
+// that each is on a connected network. On a point-to-point device they are sent on-link
+// (GatewaysOnAPointToPointDeviceAreOnLink).
 TEST_F(RouteTableTest, UnreachableGatewayFailsAloneAndIsNamed) {
     auto scope = ns_->enter();
     KernelRouteTable table("w0", 254, 150);
@@ -284,6 +287,116 @@ TEST_F(RouteTableTest, MissingInterfaceThrowsNamingIt) {
     } catch (const std::system_error& e) {
         EXPECT_NE(std::string(e.what()).find("nope0"), std::string::npos);
     }
+}
+
+// A TUN device is point-to-point without link-layer addresses, like WireGuard. Returns
+// false when the kernel offers no TUN devices.
+bool add_tun(const TestNamespace& ns, const std::string& name, const std::string& v4,
+             const std::string& v6) {
+    if (ns.exec({"ip", "tuntap", "add", "dev", name, "mode", "tun"}).exit_code != 0) {
+        return false;
+    }
+    ns.exec_checked({"ip", "link", "set", name, "up"});
+    ns.exec_checked({"ip", "addr", "add", v4, "dev", name});
+    ns.exec_checked({"ip", "-6", "addr", "add", v6, "dev", name, "nodad"});
+    return true;
+}
+
+nlohmann::json routes_of(const TestNamespace& ns, const std::string& family,
+                         const std::string& dev) {
+    return nlohmann::json::parse(
+        ns.exec_checked({"ip", "-j", family, "route", "show", "table", "main", "dev", dev}));
+}
+
+const nlohmann::json* find_route(const nlohmann::json& routes, const std::string& dst) {
+    for (const auto& r : routes) {
+        if (r.value("dst", "") == dst) {
+            return &r;
+        }
+    }
+    return nullptr;
+}
+
+bool has_flag(const nlohmann::json& route, const std::string& flag) {
+    const auto flags = route.value("flags", std::vector<std::string>{});
+    return std::find(flags.begin(), flags.end(), flag) != flags.end();
+}
+
+// Without the interface's prefix route (`ip route flush dev t0` removes it) the kernel
+// refuses a gateway that is not on-link ("Nexthop has invalid gateway"); on a
+// point-to-point device every gateway is on-link, and the routes say so.
+TEST_F(RouteTableTest, GatewaysOnAPointToPointDeviceAreOnLink) {
+    if (!add_tun(*ns_, "t0", "10.5.0.1/16", "fd05::1/64")) {
+        GTEST_SKIP() << "no TUN devices in this kernel (ip tuntap add failed)";
+    }
+    ns_->exec_checked({"ip", "route", "flush", "dev", "t0"});
+    ns_->exec_checked({"ip", "-6", "route", "flush", "dev", "t0"});
+    auto scope = ns_->enter();
+    KernelRouteTable table("t0", 254, 150);
+    const auto report =
+        table.sync({route("10.6.0.0/24", "10.5.0.2"), route("fd06::/64", "fd05::2")});
+    EXPECT_TRUE(report.failures.empty())
+        << report.failures.front().route.to_string() << ": " << report.failures.front().message;
+    EXPECT_EQ(owned_lines(*ns_, "t0"),
+              (std::multiset<std::string>{"10.6.0.0/24 via 10.5.0.2", "fd06::/64 via fd05::2"}));
+    for (const auto& [family, dst] : {std::pair{"-4", "10.6.0.0/24"}, {"-6", "fd06::/64"}}) {
+        const auto routes = routes_of(*ns_, family, "t0");
+        const auto* found = find_route(routes, dst);
+        ASSERT_NE(found, nullptr) << routes.dump();
+        EXPECT_TRUE(has_flag(*found, "onlink")) << found->dump();
+    }
+    // A resync finds them in place: the flag is not part of the route's key.
+    EXPECT_EQ(table.sync({route("10.6.0.0/24", "10.5.0.2"), route("fd06::/64", "fd05::2")}).added,
+              0u);
+    EXPECT_EQ(table.last_sync_messages(), 0u);
+    // A local address is still no gateway, on-link or not.
+    const auto local = table.sync({route("10.7.0.0/24", "10.5.0.1")});
+    ASSERT_EQ(local.failures.size(), 1u);
+    EXPECT_NE(local.failures[0].message.find("gateway"), std::string::npos)
+        << local.failures[0].message;
+}
+
+TEST_F(RouteTableTest, RestoresTheKernelPrefixRouteOfListedNetworksOnly) {
+    if (!add_tun(*ns_, "t0", "10.5.0.1/16", "fd05::1/64")) {
+        GTEST_SKIP() << "no TUN devices in this kernel (ip tuntap add failed)";
+    }
+    ns_->exec_checked({"ip", "addr", "add", "10.8.0.1/16", "dev", "t0"});  // not a mesh network
+    const auto original_v4 = *find_route(routes_of(*ns_, "-4", "t0"), "10.5.0.0/16");
+    const auto original_v6 = *find_route(routes_of(*ns_, "-6", "t0"), "fd05::/64");
+    const auto foreign = kernel_routes(*ns_);
+
+    const std::vector<Prefix> mesh = {Prefix::parse_or_throw("10.5.0.0/16"),
+                                      Prefix::parse_or_throw("fd05::/64")};
+    {
+        auto scope = ns_->enter();
+        KernelRouteTable table("t0", 254, 150);
+        EXPECT_TRUE(table.restore_prefix_routes(mesh).empty());
+        EXPECT_EQ(table.last_restored_prefix_routes(), 0u);  // all in place
+    }
+    EXPECT_EQ(kernel_routes(*ns_), foreign);
+
+    ns_->exec_checked({"ip", "route", "flush", "dev", "t0"});
+    ns_->exec_checked({"ip", "-6", "route", "flush", "dev", "t0"});
+    {
+        auto scope = ns_->enter();
+        KernelRouteTable table("t0", 254, 150);
+        EXPECT_TRUE(table.restore_prefix_routes(mesh).empty());
+        EXPECT_EQ(table.last_restored_prefix_routes(), 2u);
+    }
+    // Exactly as the kernel had made them, and nothing for the other address.
+    const auto v4 = routes_of(*ns_, "-4", "t0");
+    ASSERT_NE(find_route(v4, "10.5.0.0/16"), nullptr) << v4.dump();
+    EXPECT_EQ(*find_route(v4, "10.5.0.0/16"), original_v4);
+    EXPECT_EQ(find_route(v4, "10.8.0.0/16"), nullptr) << v4.dump();
+    const auto v6 = routes_of(*ns_, "-6", "t0");
+    ASSERT_NE(find_route(v6, "fd05::/64"), nullptr) << v6.dump();
+    EXPECT_EQ(*find_route(v6, "fd05::/64"), original_v6);
+
+    // And the address still takes its route with it.
+    ns_->exec_checked({"ip", "addr", "del", "10.5.0.1/16", "dev", "t0"});
+    ns_->exec_checked({"ip", "-6", "addr", "del", "fd05::1/64", "dev", "t0"});
+    EXPECT_EQ(find_route(routes_of(*ns_, "-4", "t0"), "10.5.0.0/16"), nullptr);
+    EXPECT_EQ(find_route(routes_of(*ns_, "-6", "t0"), "fd05::/64"), nullptr);
 }
 
 }  // namespace
