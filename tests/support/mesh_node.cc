@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -128,7 +129,7 @@ void Node::spawn(const std::vector<std::string>& extra) {
                                      "--interface",
                                      interface_,
                                      "--state-dir",
-                                     state_dir_.string(),
+                                     daemon_state_dir().string(),
                                      "--peers-file",
                                      (state_dir_ / "peers.json").string(),
                                      "--control-socket",
@@ -296,6 +297,38 @@ std::vector<pid_t> Node::wireguard_go_pids() const {
         }
     }
     return pids;
+}
+
+void Node::use_state_dir(const fs::path& dir) {
+    const std::string key_name = interface_ + ".key";
+    fs::create_directories(dir);
+    fs::copy_file(state_dir_ / key_name, dir / key_name, fs::copy_options::overwrite_existing);
+    fs::permissions(dir / key_name, fs::perms::owner_read | fs::perms::owner_write);
+    daemon_state_dir_ = dir;
+}
+
+int Node::stop_with(int first, std::chrono::microseconds delay, int second) {
+    if (pid_ < 0) {
+        return -1;
+    }
+    ::kill(pid_, first);
+    const auto deadline = std::chrono::steady_clock::now() + delay;
+    int status = 0;
+    pid_t reaped = 0;
+    while ((reaped = ::waitpid(pid_, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::min<std::chrono::microseconds>(
+            200us, std::chrono::duration_cast<std::chrono::microseconds>(
+                       deadline - std::chrono::steady_clock::now())));
+    }
+    // Not reaped yet, so the pid cannot have been reused: `second` reaches the daemon or
+    // its zombie.
+    if (reaped == 0) {
+        ::kill(pid_, second);
+        ::waitpid(pid_, &status, 0);
+    }
+    pid_ = -1;
+    return status;
 }
 
 std::string nft_table(const Node& node) {

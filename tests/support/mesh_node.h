@@ -80,7 +80,9 @@ class Node {
     const std::filesystem::path& state_dir() const { return state_dir_; }
     std::filesystem::path socket() const { return state_dir_ / "control.sock"; }
     std::filesystem::path log() const { return state_dir_ / "daemon.log"; }
-    std::filesystem::path cache_file() const { return state_dir_ / (interface_ + "-peers.json"); }
+    std::filesystem::path cache_file() const {
+        return daemon_state_dir() / (interface_ + "-peers.json");
+    }
     const wg::Key& public_key() const { return public_key_; }
     std::string pub() const { return public_key_.to_base64(); }
     std::string mesh_ip() const { return mesh_ip_.to_string(); }
@@ -119,6 +121,18 @@ class Node {
     // The PIDs of the wireguard-go process serving this node's interface.
     std::vector<pid_t> wireguard_go_pids() const;
 
+    // Gives the daemon `dir` as its --state-dir (the node key is copied there) while the
+    // control socket, log and peers file stay in state_dir(): a fault test can remount `dir`
+    // read-only, which files held open for writing there would prevent.
+    void use_state_dir(const std::filesystem::path& dir);
+    const std::filesystem::path& daemon_state_dir() const {
+        return daemon_state_dir_.empty() ? state_dir_ : daemon_state_dir_;
+    }
+    // Sends `first`, waits up to `delay` for the daemon to exit, sends `second` if it has
+    // not, and reaps it; returns the wait status (SIGTERM then SIGKILL: a crash during
+    // shutdown).
+    int stop_with(int first, std::chrono::microseconds delay, int second);
+
   private:
     std::unique_ptr<TestNamespace> ns_;
     std::string interface_;
@@ -127,6 +141,7 @@ class Node {
     wg::Key public_key_;
     netlink::IpAddress mesh_ip_;
     pid_t pid_ = -1;
+    std::filesystem::path daemon_state_dir_;
 };
 
 // "wgmesh-<iface>": the node's own nft table (family inet).
