@@ -271,11 +271,23 @@ void PeerCache::log(std::string_view line) const {
 void PeerCache::save(const std::vector<Peer>& peers, Clock::time_point now) const {
     const std::string data = serialize_peer_cache(peers, now);
     std::lock_guard lock(save_mutex_);
-    netlink::make_private_directories(state_dir_);
     // The fixed temporary name (rather than a unique one) lets a crash's leftover be found
     // and replaced by the next save; save_mutex_ keeps this process's writers apart.
-    netlink::write_file_atomically(
-        path_, data, {.mode = 0600, .temp_path = temp_path(), .before_rename = before_rename_});
+    try {
+        netlink::make_private_directories(state_dir_);
+        netlink::write_file_atomically(
+            path_, data, {.mode = 0600, .temp_path = temp_path(), .before_rename = before_rename_});
+    } catch (const std::system_error& e) {
+        // The operator looks for the cache file's name; the step that failed (often on the
+        // temporary file) and the kernel's text follow it.
+        std::string step = e.what();
+        const std::string kernel_text = ": " + e.code().message();
+        if (step.ends_with(kernel_text)) {
+            step.resize(step.size() - kernel_text.size());
+        }
+        throw std::system_error(e.code(),
+                                "cannot save the peer cache " + path_.string() + " (" + step + ")");
+    }
 }
 
 CacheFileState PeerCache::read() const {
@@ -369,31 +381,38 @@ void PeerCacheSaver::run() {
     }
 }
 
-void PeerCacheSaver::save_once() {
+bool PeerCacheSaver::save_once() {
     try {
         cache_.save(store_);
         std::lock_guard lock(mutex_);
         ++saves_;
+        last_error_.reset();
+        return true;
     } catch (const std::exception& e) {
         {
             std::lock_guard lock(mutex_);
             ++failures_;
+            last_error_ = e.what();
         }
-        const std::string line = std::string("peer cache: save failed: ") + e.what();
+        // One line per failed attempt (every interval at most): a read-only or full state
+        // dir is reported for as long as it lasts, and the thread keeps trying.
+        const std::string line =
+            std::string("peer cache: ") + e.what() + "; the previous cache file is left as it was";
         if (log_) {
             log_(line);
         } else {
             std::cerr << line << "\n";
         }
+        return false;
     }
 }
 
-void PeerCacheSaver::stop() {
+bool PeerCacheSaver::stop() {
     std::thread thread;
     {
         std::lock_guard lock(mutex_);
         if (stopped_) {
-            return;
+            return final_saved_;
         }
         stopped_ = true;
         stopping_ = true;
@@ -403,7 +422,10 @@ void PeerCacheSaver::stop() {
     if (thread.joinable()) {
         thread.join();
     }
-    save_once();
+    const bool saved = save_once();
+    std::lock_guard lock(mutex_);
+    final_saved_ = saved;
+    return saved;
 }
 
 std::size_t PeerCacheSaver::saves() const {
@@ -414,6 +436,11 @@ std::size_t PeerCacheSaver::saves() const {
 std::size_t PeerCacheSaver::failures() const {
     std::lock_guard lock(mutex_);
     return failures_;
+}
+
+std::optional<std::string> PeerCacheSaver::last_error() const {
+    std::lock_guard lock(mutex_);
+    return last_error_;
 }
 
 }  // namespace wgmesh::mesh

@@ -84,7 +84,11 @@ class PeerCache {
 
     // Atomic and durable: creates the state dir (0700) if needed, writes temp_path()
     // (O_CREAT|O_EXCL, 0600; a leftover from a crash is removed first), fsyncs it, renames
-    // it over path() and fsyncs the directory. Throws std::system_error naming the file.
+    // it over path() and fsyncs the directory. A process killed at any point leaves path()
+    // as the old or the new version, plus at most temp_path(). On failure (read-only or
+    // full file system, ...) path() is untouched, the temporary file removed, and a
+    // std::system_error thrown whose code is the kernel's errno and whose text reads
+    // "cannot save the peer cache <path> (<failed step>): <kernel text>".
     void save(const std::vector<Peer>& peers, Clock::time_point now) const;
     void save(const PeerStore& store) const { save(store.all(), store.now()); }
 
@@ -117,7 +121,8 @@ class PeerCache {
 };
 
 // Saves the store every `interval` on its own thread and once more in stop(). Failures
-// are logged through the cache's log and counted; they never stop the thread.
+// are logged (one line per failed attempt, naming the file and the kernel's text) and
+// counted; they never stop the thread, and the next attempt starts over.
 class PeerCacheSaver {
   public:
     PeerCacheSaver(const PeerCache& cache, const PeerStore& store,
@@ -126,14 +131,17 @@ class PeerCacheSaver {
     PeerCacheSaver(const PeerCacheSaver&) = delete;
     PeerCacheSaver& operator=(const PeerCacheSaver&) = delete;
 
-    // Wakes the thread at once, joins it, then saves a final time. Idempotent.
-    void stop();
+    // Wakes the thread at once, joins it, then saves a final time. Idempotent. Returns
+    // whether that final save succeeded (last_error() says why not).
+    bool stop();
     std::size_t saves() const;
     std::size_t failures() const;
+    // Why the latest attempt failed; nullopt once an attempt succeeded again.
+    std::optional<std::string> last_error() const;
 
   private:
     void run();
-    void save_once();
+    bool save_once();
 
     const PeerCache& cache_;
     const PeerStore& store_;
@@ -145,6 +153,8 @@ class PeerCacheSaver {
     bool stopped_ = false;
     std::size_t saves_ = 0;
     std::size_t failures_ = 0;
+    std::optional<std::string> last_error_;
+    bool final_saved_ = false;
     std::thread thread_;
 };
 

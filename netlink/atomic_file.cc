@@ -60,7 +60,11 @@ UniqueFd create_temp_file(const std::filesystem::path& path, const std::filesyst
     int fd = open(temp.c_str(), flags, 0600);
     if (fd < 0 && errno == EEXIST) {
         // A crash between create and rename left it behind; it never holds the only copy.
-        unlink(temp.c_str());
+        // When it cannot go (a read-only file system), that is the error to report, not
+        // the EEXIST it causes.
+        if (unlink(temp.c_str()) != 0 && errno != ENOENT) {
+            fail(errno, "cannot remove the leftover temporary file", temp);
+        }
         fd = open(temp.c_str(), flags, 0600);
     }
     if (fd < 0) {
