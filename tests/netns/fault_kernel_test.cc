@@ -258,6 +258,19 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
     return count;
 }
 
+// Holds the daemon (SIGSTOP) while a fault is injected and checked, so that a cycle cannot
+// repair it in between; "within one cycle" is measured from the release (SIGCONT).
+class Paused {
+  public:
+    explicit Paused(const Node& node) : pid_(node.pid()) { ::kill(pid_, SIGSTOP); }
+    ~Paused() { ::kill(pid_, SIGCONT); }
+    Paused(const Paused&) = delete;
+    Paused& operator=(const Paused&) = delete;
+
+  private:
+    pid_t pid_;
+};
+
 // Waits until the daemon has finished `n` more cycles than now.
 bool cycles_pass(const Node& node, std::size_t n, std::chrono::seconds timeout) {
     const auto start = cycles(node);
@@ -436,9 +449,12 @@ TEST(FaultKernel, NftFlushRulesetRestoresOursButNotTheForeignTable) {
     ASSERT_TRUE(eventually([&] { return tagged_rules(nft_rules(node, "ip", "filter"), node) == 1; },
                            kConverge));
 
-    node.ns().exec_checked({"nft", "flush", "ruleset"});
-    ASSERT_FALSE(table_exists(node, "inet", nft_table(node)));
-    ASSERT_FALSE(table_exists(node, "ip", "filter"));
+    {
+        Paused paused(node);
+        node.ns().exec_checked({"nft", "flush", "ruleset"});
+        ASSERT_FALSE(table_exists(node, "inet", nft_table(node)));
+        ASSERT_FALSE(table_exists(node, "ip", "filter"));
+    }
     EXPECT_TRUE(eventually([&] { return forwarding_rule_present(node); }, kOneCycle))
         << "our table not restored within one cycle\n"
         << node.log_text();
@@ -462,8 +478,11 @@ TEST(FaultKernel, RouteFlushesAreRestoredWithinOneCycle) {
     ASSERT_FALSE(original_v4.is_null());
     ASSERT_FALSE(original_v6.is_null());
 
-    node.ns().exec_checked({"ip", "route", "flush", "proto", "150"});
-    ASSERT_TRUE(kernel_routes(node).empty());
+    {
+        Paused paused(node);
+        node.ns().exec_checked({"ip", "route", "flush", "proto", "150"});
+        ASSERT_TRUE(kernel_routes(node).empty());
+    }
     EXPECT_TRUE(eventually([&] { return mesh.routes_converged(); }, kOneCycle))
         << "after ip route flush proto 150:\n"
         << dump(kernel_routes(node)) << node.log_text();
@@ -471,9 +490,12 @@ TEST(FaultKernel, RouteFlushesAreRestoredWithinOneCycle) {
     // Takes the kernel's route of the mesh subnet too: without it a gateway route through a
     // peer's mesh IP would be refused ("Nexthop has invalid gateway") unless sent on-link,
     // and the mesh addresses themselves would be unreachable.
-    node.ns().exec_checked({"ip", "route", "flush", "dev", node.interface()});
-    ASSERT_TRUE(kernel_routes(node).empty());
-    ASSERT_FALSE(prefix_route_present(node, "-4", network_v4));
+    {
+        Paused paused(node);
+        node.ns().exec_checked({"ip", "route", "flush", "dev", node.interface()});
+        ASSERT_TRUE(kernel_routes(node).empty());
+        ASSERT_FALSE(prefix_route_present(node, "-4", network_v4));
+    }
     EXPECT_TRUE(eventually(
         [&] { return mesh.routes_converged() && prefix_route_present(node, "-4", network_v4); },
         kOneCycle))
@@ -486,8 +508,11 @@ TEST(FaultKernel, RouteFlushesAreRestoredWithinOneCycle) {
     EXPECT_EQ(restored.value("prefsrc", ""), node.mesh_ip()) << restored.dump();
     EXPECT_EQ(restored.value("scope", ""), "link") << restored.dump();
 
-    node.ns().exec_checked({"ip", "-6", "route", "flush", "dev", node.interface()});
-    ASSERT_FALSE(prefix_route_present(node, "-6", network_v6));
+    {
+        Paused paused(node);
+        node.ns().exec_checked({"ip", "-6", "route", "flush", "dev", node.interface()});
+        ASSERT_FALSE(prefix_route_present(node, "-6", network_v6));
+    }
     EXPECT_TRUE(eventually([&] { return prefix_route_present(node, "-6", network_v6); }, kOneCycle))
         << node.ns().exec({"ip", "-6", "route", "show", "dev", node.interface()}).out;
     EXPECT_EQ(prefix_route(node, "-6", network_v6), original_v6);
