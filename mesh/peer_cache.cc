@@ -397,7 +397,7 @@ bool PeerCacheSaver::save_once() {
         // One line per failed attempt (every interval at most): a read-only or full state
         // dir is reported for as long as it lasts, and the thread keeps trying.
         const std::string line =
-            std::string("peer cache: ") + e.what() + "; the previous cache file is left as it was";
+            std::string("peer cache: ") + e.what() + "; the cache file on disk is unchanged";
         if (log_) {
             log_(line);
         } else {
