@@ -104,8 +104,10 @@ bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit) {
 }
 
 // A daemon blocks its signals (to read them from a signalfd) and ignores SIGPIPE, and both are
-// inherited across exec: a wireguard-go started mid-run would ignore SIGTERM. Every child
-// starts with an empty mask and the default action for the signals a caller may have changed.
+// inherited across exec: a userspace implementation started mid-run would keep SIGTERM
+// blocked and SIGPIPE ignored (wireguard-go's Go runtime happens to reset them; another
+// --userspace program need not). Every child starts with an empty mask and the default
+// action for the signals a caller may have changed.
 class CleanSpawnAttributes {
   public:
     CleanSpawnAttributes() {
