@@ -51,7 +51,9 @@ class KernelRouteTable : public RouteTable {
     // are success; EEXIST on a new destination means a foreign route holds it (reported,
     // not replaced); every other error is reported with the kernel's text and the rest go
     // on. A gateway change that fails keeps the old route. A desired set that is already in
-    // place sends nothing but the dumps.
+    // place sends nothing but the dumps. On a point-to-point interface (IFF_POINTOPOINT:
+    // WireGuard, TUN) gateway routes are sent with RTNH_F_ONLINK, so they do not depend on
+    // the interface's prefix route; the flag is not part of the key (docs/routes.md).
     RouteSyncReport sync(const std::vector<Route>& desired) override;
     // Puts back the kernel's prefix route (main table, proto kernel, through the interface)
     // of every interface address whose network is one of `networks`, when someone deleted
