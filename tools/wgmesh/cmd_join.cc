@@ -124,6 +124,7 @@ class Daemon {
     FaultEpisode interface_fault_;
     std::filesystem::path state_path_;
     InterfaceState state_;
+    std::optional<std::string> state_write_error_;  // the last failed state write
     std::string last_summary_;
 };
 
@@ -158,10 +159,16 @@ void Daemon::save_interface_state() {
     // the mesh, so the failure is reported and the daemon carries on.
     try {
         write_interface_state(state_path_, state_);
+        state_write_error_.reset();
     } catch (const std::exception& e) {
-        mesh::log_error(std::string("cannot record the interface state (wgmesh cleanup will "
-                                    "not know what to remove): ") +
-                        e.what());
+        // Said once per distinct failure: every address change retries the write.
+        if (state_write_error_ != e.what()) {
+            state_write_error_ = e.what();
+            mesh::log_error(
+                "cannot record the interface state (wgmesh cleanup will not know "
+                "what to remove): " +
+                *state_write_error_);
+        }
     }
 }
 
@@ -355,7 +362,8 @@ int Daemon::run() {
 
     mesh::EpochManager epochs(keys.epoch_seed, public_key, [&store] { return store.active(); });
     epochs.start();
-    mesh::PeerCacheSaver saver(cache, store, mesh::kCacheSaveInterval, log_info);
+    mesh::PeerCacheSaver saver(cache, store, mesh::kCacheSaveInterval,
+                               [](std::string_view line) { mesh::log_error(line); });
 
     std::unique_ptr<mesh::PeersFileSource> peers_file;
     const auto reload_peers_file = [&peers_file] {
@@ -476,8 +484,9 @@ int Daemon::run() {
     notify("STOPPING=1");
     waker.stop();
     epochs.stop();
-    saver.stop();  // the final save
-    mesh::log_info("peer cache saved to " + cache.path().string() +
+    const bool saved = saver.stop();  // the final save
+    mesh::log_info((saved ? "peer cache saved to " + cache.path().string()
+                          : std::string("peer cache NOT saved (see the error above)")) +
                    "; interface, addresses and routes left in place");
     return 0;
 }
