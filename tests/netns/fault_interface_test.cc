@@ -71,29 +71,17 @@ bool process_gone(pid_t pid) {
            line[paren + 2] == 'X';
 }
 
-std::set<std::string> interface_v6(const Node& node) {
-    std::set<std::string> result;
-    const auto out = node.ns().exec({"ip", "-j", "-6", "addr", "show", "dev", node.interface()});
-    if (out.exit_code != 0) {
-        return result;
-    }
-    for (const auto& link : json::parse(out.out)) {
-        for (const auto& info : link.value("addr_info", json::array())) {
-            result.insert(info.value("local", ""));
-        }
-    }
-    return result;
-}
-
-std::string mesh_ipv6(const Node& node) {
-    return test_addressing().mesh_ipv6(node.public_key()).to_string();
-}
-
 bool has_signal(std::uint64_t mask, int signal) {
     return (mask >> (signal - 1)) & 1u;
 }
 
 // A and B on a veth; B advertises kLanNetwork, so A holds an owned route to it through B.
+pid_t only_wireguard_go(const Node& node) {
+    const auto pids = node.wireguard_go_pids();
+    EXPECT_EQ(pids.size(), 1u);
+    return pids.empty() ? -1 : pids.front();
+}
+
 struct TwoNodeMesh {
     TempDir dir;
     Node a{"a", dir.path()};
@@ -121,11 +109,11 @@ struct TwoNodeMesh {
             why = std::to_string(a.wireguard_go_pids().size()) + " wireguard-go serve A";
             return false;
         }
-        if (!a.wg_entry_allows(b, {b.mesh_ip() + "/32", mesh_ipv6(b) + "/128", kLanNetwork})) {
+        if (!a.wg_entry_allows(b, {b.mesh_ip() + "/32", b.mesh_ipv6() + "/128", kLanNetwork})) {
             why = "A's wg entry for B lacks its allowed IPs";
             return false;
         }
-        if (!a.interface_v4().count(a.mesh_ip()) || !interface_v6(a).count(mesh_ipv6(a))) {
+        if (!a.interface_v4().count(a.mesh_ip()) || !a.interface_v6().count(a.mesh_ipv6())) {
             why = "A's mesh addresses are missing";
             return false;
         }
@@ -146,13 +134,16 @@ struct TwoNodeMesh {
             << "no UDP round trip A -> B's LAN";
         EXPECT_TRUE(a.alive()) << a.log_text();
     }
-};
 
-pid_t only_wireguard_go(const Node& node) {
-    const auto pids = node.wireguard_go_pids();
-    EXPECT_EQ(pids.size(), 1u);
-    return pids.empty() ? -1 : pids.front();
-}
+    // A converged again on a new wireguard-go with its socket, and `old_pid` has ended.
+    void expect_a_converges_on_a_new_wireguard_go(pid_t old_pid) {
+        expect_a_converges();
+        EXPECT_TRUE(eventually([&] { return process_gone(old_pid); }, kOneCycle))
+            << "the old wireguard-go " << old_pid << " still runs";
+        EXPECT_NE(only_wireguard_go(a), old_pid);
+        EXPECT_TRUE(fs::exists(uapi_socket(a)));
+    }
+};
 
 // A --userspace program that records the signal state it was started with and then becomes
 // wireguard-go. Perl (essential on Debian) leaves the inherited state alone, unlike dash,
@@ -220,11 +211,7 @@ TEST(FaultInterface, RemovedUapiSocketIsRecreatedAndTheOldWireguardGoEnds) {
 
     ASSERT_TRUE(fs::remove(uapi_socket(mesh.a)));
 
-    mesh.expect_a_converges();
-    EXPECT_TRUE(eventually([&] { return process_gone(old_pid); }, kOneCycle))
-        << "the wireguard-go without a socket still runs";
-    EXPECT_NE(only_wireguard_go(mesh.a), old_pid);
-    EXPECT_TRUE(fs::exists(uapi_socket(mesh.a)));
+    mesh.expect_a_converges_on_a_new_wireguard_go(old_pid);
 }
 
 // The socket is unreachable while wireguard-go still runs and holds the link: the daemon must
@@ -240,11 +227,7 @@ TEST(FaultInterface, UnreachableUapiSocketIsReplacedAndTheOldWireguardGoStopped)
     const SocketMovedAside moved(mesh.a);
     ASSERT_FALSE(process_gone(old_pid));
 
-    mesh.expect_a_converges();
-    EXPECT_TRUE(eventually([&] { return process_gone(old_pid); }, kOneCycle))
-        << "the unreachable wireguard-go still runs";
-    EXPECT_NE(only_wireguard_go(mesh.a), old_pid);
-    EXPECT_TRUE(fs::exists(uapi_socket(mesh.a)));
+    mesh.expect_a_converges_on_a_new_wireguard_go(old_pid);
 }
 
 TEST(FaultInterface, DeletedLinkIsRecreatedAndTheMeshConverges) {

@@ -105,21 +105,9 @@ std::multiset<std::string> kernel_routes(const Node& node) {
 // WireGuard peers as "key allowed,ips" lines, one per dump line (a duplicate would show).
 std::multiset<std::string> wg_peers(const Node& node) {
     std::multiset<std::string> peers;
-    const auto dump = node.ns().exec({"wg", "show", node.interface(), "dump"});
-    std::istringstream lines(dump.out);
-    std::string line;
-    std::getline(lines, line);  // the interface itself
-    while (std::getline(lines, line)) {
-        std::istringstream fields(line);
-        std::string key, psk, endpoint, allowed;
-        fields >> key >> psk >> endpoint >> allowed;
-        std::set<std::string> sorted;
-        std::istringstream parts(allowed);
-        for (std::string part; std::getline(parts, part, ',');) {
-            sorted.insert(part);
-        }
+    for (const auto& [key, allowed] : node.wg_peer_entries()) {
         std::string entry = key;
-        for (const auto& part : sorted) {
+        for (const auto& part : allowed) {
             entry += " " + part;
         }
         peers.insert(entry);
@@ -164,24 +152,7 @@ std::multiset<std::string> interface_addresses(const Node& node) {
 
 std::multiset<std::string> mesh_addresses(const Node& node) {
     return {node.mesh_ip() + "/" + std::to_string(test_addressing().network_v4().length()),
-            test_addressing().mesh_ipv6(node.public_key()).to_string() + "/64"};
-}
-
-// The rules of one nft table as their JSON (handles dropped), duplicates kept.
-std::vector<json> nft_rules(const Node& node, const std::string& family, const std::string& table) {
-    std::vector<json> rules;
-    const auto out = node.ns().exec({"nft", "-j", "list", "table", family, table});
-    if (out.exit_code != 0) {
-        return rules;
-    }
-    const auto listing = json::parse(out.out);
-    for (auto item : listing.at("nftables")) {
-        if (item.contains("rule")) {
-            item["rule"].erase("handle");
-            rules.push_back(item["rule"]);
-        }
-    }
-    return rules;
+            node.mesh_ipv6() + "/64"};
 }
 
 std::size_t nft_chains(const Node& node, const std::string& family, const std::string& table) {

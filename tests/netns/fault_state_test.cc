@@ -428,6 +428,20 @@ std::set<std::string> keys_of(std::initializer_list<std::string> keys) {
     return std::set<std::string>(keys);
 }
 
+// A and B on one veth link ("<subnet>.1" and ".2"), each in the other's peers file, started
+// and converged: each has the other's WireGuard entry.
+void start_connected_pair(Node& a, Node& b, const std::string& subnet) {
+    connect_veth(a.ns(), "ul-a", subnet + ".1/24", b.ns(), "ul-b", subnet + ".2/24");
+    a.write_peers(json::array({b.as_peer(subnet + ".2")}));
+    b.write_peers(json::array({a.as_peer(subnet + ".1")}));
+    a.start();
+    b.start();
+    ASSERT_TRUE(eventually([&] { return a.wg_entry_allows(b, {b.mesh_ip() + "/32"}); }, kConverge))
+        << a.log_text();
+    ASSERT_TRUE(eventually([&] { return b.wg_entry_allows(a, {a.mesh_ip() + "/32"}); }, kConverge))
+        << b.log_text();
+}
+
 TEST(FaultState, ReadOnlyStateDirFailsSavesClearlyAndTheDaemonKeepsReconciling) {
     WGMESH_REQUIRE_DAEMON_SCENARIOS();
     isolate_mounts();
@@ -436,15 +450,7 @@ TEST(FaultState, ReadOnlyStateDirFailsSavesClearlyAndTheDaemonKeepsReconciling) 
     Node a("a", dir.path());
     Node b("b", dir.path());
     a.use_state_dir(state.path());
-    connect_veth(a.ns(), "ul-ab", "192.168.71.1/24", b.ns(), "ul-ba", "192.168.71.2/24");
-    a.write_peers(json::array({b.as_peer("192.168.71.2")}));
-    b.write_peers(json::array({a.as_peer("192.168.71.1")}));
-    a.start();
-    b.start();
-    ASSERT_TRUE(eventually([&] { return a.wg_entry_allows(b, {b.mesh_ip() + "/32"}); }, kConverge))
-        << a.log_text();
-    ASSERT_TRUE(eventually([&] { return b.wg_entry_allows(a, {a.mesh_ip() + "/32"}); }, kConverge))
-        << b.log_text();
+    ASSERT_NO_FATAL_FAILURE(start_connected_pair(a, b, "192.168.71"));
     ASSERT_EQ(save_error(a), "");
     const auto saved = read_bytes(a.cache_file());
     ASSERT_TRUE(saved.has_value());
@@ -534,15 +540,7 @@ TEST(FaultState, StartsAndRunsWithAReadOnlyStateDir) {
     Node b("b", dir.path());
     a.use_state_dir(state.path());  // the node key is in place
     state.set_read_only(true);
-    connect_veth(a.ns(), "ul-rb", "192.168.72.1/24", b.ns(), "ul-br", "192.168.72.2/24");
-    a.write_peers(json::array({b.as_peer("192.168.72.2")}));
-    b.write_peers(json::array({a.as_peer("192.168.72.1")}));
-    a.start();
-    b.start();
-    ASSERT_TRUE(eventually([&] { return a.wg_entry_allows(b, {b.mesh_ip() + "/32"}); }, kConverge))
-        << a.log_text();
-    ASSERT_TRUE(eventually([&] { return b.wg_entry_allows(a, {a.mesh_ip() + "/32"}); }, kConverge))
-        << b.log_text();
+    ASSERT_NO_FATAL_FAILURE(start_connected_pair(a, b, "192.168.72"));
     EXPECT_EQ(a.interface_v4(), std::set<std::string>{a.mesh_ip()});
 
     // What it cannot write is reported, naming the file and the kernel's text.

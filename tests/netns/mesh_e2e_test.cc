@@ -266,23 +266,6 @@ std::set<std::string> foreign_routes(const Node& node) {
     return result;
 }
 
-json nft_rules_without_handles(const Node& node, const std::string& family,
-                               const std::string& table) {
-    json rules = json::array();
-    const auto out = node.ns().exec({"nft", "-j", "list", "table", family, table});
-    if (out.exit_code != 0) {
-        return rules;
-    }
-    const auto listing = json::parse(out.out);
-    for (auto item : listing.at("nftables")) {
-        if (item.contains("rule")) {
-            item["rule"].erase("handle");
-            rules.push_back(item["rule"]);
-        }
-    }
-    return rules;
-}
-
 TEST(MeshE2e, ForeignRoutesAndRulesSurviveStopAndCleanup) {
     WGMESH_REQUIRE_DAEMON_SCENARIOS();
     TwoNodeMesh mesh;
@@ -311,8 +294,8 @@ TEST(MeshE2e, ForeignRoutesAndRulesSurviveStopAndCleanup) {
                     "}\n");
     const auto routes_before = foreign_routes(a);
     ASSERT_EQ(routes_before.size(), 3u);
-    const auto foreign_before = nft_rules_without_handles(a, "inet", "foreign");
-    const auto filter_before = nft_rules_without_handles(a, "ip", "filter");
+    const auto foreign_before = nft_rules(a, "inet", "foreign");
+    const auto filter_before = nft_rules(a, "ip", "filter");
     ASSERT_EQ(foreign_before.size(), 1u);
     ASSERT_EQ(filter_before.size(), 1u);
 
@@ -323,16 +306,15 @@ TEST(MeshE2e, ForeignRoutesAndRulesSurviveStopAndCleanup) {
     ASSERT_TRUE(eventually([&] { return forwarding_rule_present(a); }, kConverge))
         << a.ns().exec({"nft", "list", "ruleset"}).out << a.log_text();
     // The daemon's tagged accept went into the FORWARD chain next to the foreign rule.
-    EXPECT_TRUE(eventually([&] { return nft_rules_without_handles(a, "ip", "filter").size() == 2; },
-                           kConverge))
-        << nft_rules_without_handles(a, "ip", "filter").dump();
+    EXPECT_TRUE(eventually([&] { return nft_rules(a, "ip", "filter").size() == 2; }, kConverge))
+        << json(nft_rules(a, "ip", "filter")).dump();
     EXPECT_EQ(foreign_routes(a), routes_before);
 
     a.stop();
     EXPECT_EQ(foreign_routes(a), routes_before);
-    EXPECT_EQ(nft_rules_without_handles(a, "inet", "foreign"), foreign_before);
+    EXPECT_EQ(nft_rules(a, "inet", "foreign"), foreign_before);
     for (const auto& rule : filter_before) {
-        const auto now = nft_rules_without_handles(a, "ip", "filter");
+        const auto now = nft_rules(a, "ip", "filter");
         EXPECT_NE(std::find(now.begin(), now.end(), rule), now.end()) << now.dump();
     }
 
@@ -341,8 +323,8 @@ TEST(MeshE2e, ForeignRoutesAndRulesSurviveStopAndCleanup) {
                  a.state_dir().string(), "--socket", a.socket().string()});
     ASSERT_EQ(cleanup.exit_code, 0) << cleanup.out << cleanup.err;
     EXPECT_EQ(foreign_routes(a), routes_before);
-    EXPECT_EQ(nft_rules_without_handles(a, "inet", "foreign"), foreign_before);
-    EXPECT_EQ(nft_rules_without_handles(a, "ip", "filter"), filter_before);
+    EXPECT_EQ(nft_rules(a, "inet", "foreign"), foreign_before);
+    EXPECT_EQ(nft_rules(a, "ip", "filter"), filter_before);
     // And ours is gone.
     EXPECT_FALSE(forwarding_rule_present(a));
     EXPECT_EQ(ns.exec({"ip", "link", "show", a.interface()}).exit_code == 0

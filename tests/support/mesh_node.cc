@@ -37,6 +37,22 @@ std::string read_whole_file(const fs::path& path) {
     return text.str();
 }
 
+// `ip -j <family> addr show dev IF`: the local addresses.
+std::set<std::string> interface_addresses(const TestNamespace& ns, const std::string& interface,
+                                          const char* family) {
+    std::set<std::string> result;
+    const auto out = ns.exec({"ip", "-j", family, "addr", "show", "dev", interface});
+    if (out.exit_code != 0) {
+        return result;
+    }
+    for (const auto& link : json::parse(out.out)) {
+        for (const auto& info : link.value("addr_info", json::array())) {
+            result.insert(info.value("local", ""));
+        }
+    }
+    return result;
+}
+
 }  // namespace
 
 const mesh::MeshAddressing& test_addressing() {
@@ -229,8 +245,8 @@ bool Node::has_route(const std::string& dst, const std::string& gateway) const {
     return false;
 }
 
-std::map<std::string, std::set<std::string>> Node::wg_allowed_ips() const {
-    std::map<std::string, std::set<std::string>> result;
+std::vector<std::pair<std::string, std::set<std::string>>> Node::wg_peer_entries() const {
+    std::vector<std::pair<std::string, std::set<std::string>>> entries;
     const auto dump = ns_->exec({"wg", "show", interface_, "dump"});
     std::istringstream lines(dump.out);
     std::string line;
@@ -239,13 +255,22 @@ std::map<std::string, std::set<std::string>> Node::wg_allowed_ips() const {
         std::istringstream fields(line);
         std::string key, psk, endpoint, allowed;
         fields >> key >> psk >> endpoint >> allowed;
-        auto& set = result[key];
+        std::set<std::string> set;
         std::istringstream parts(allowed);
         for (std::string part; std::getline(parts, part, ',');) {
             if (part != "(none)") {
                 set.insert(part);
             }
         }
+        entries.emplace_back(key, std::move(set));
+    }
+    return entries;
+}
+
+std::map<std::string, std::set<std::string>> Node::wg_allowed_ips() const {
+    std::map<std::string, std::set<std::string>> result;
+    for (auto& [key, allowed] : wg_peer_entries()) {
+        result[key].insert(allowed.begin(), allowed.end());
     }
     return result;
 }
@@ -265,17 +290,15 @@ bool Node::wg_entry_allows(const Node& peer, const std::set<std::string>& wanted
 }
 
 std::set<std::string> Node::interface_v4() const {
-    std::set<std::string> result;
-    const auto out = ns_->exec({"ip", "-j", "-4", "addr", "show", "dev", interface_});
-    if (out.exit_code != 0) {
-        return result;
-    }
-    for (const auto& link : json::parse(out.out)) {
-        for (const auto& info : link.value("addr_info", json::array())) {
-            result.insert(info.value("local", ""));
-        }
-    }
-    return result;
+    return interface_addresses(*ns_, interface_, "-4");
+}
+
+std::set<std::string> Node::interface_v6() const {
+    return interface_addresses(*ns_, interface_, "-6");
+}
+
+std::string Node::mesh_ipv6() const {
+    return test_addressing().mesh_ipv6(public_key_).to_string();
 }
 
 std::vector<pid_t> Node::wireguard_go_pids() const {
@@ -348,6 +371,22 @@ bool forwarding_rule_present(const Node& node) {
         }
     }
     return false;
+}
+
+std::vector<json> nft_rules(const Node& node, const std::string& family, const std::string& table) {
+    std::vector<json> rules;
+    const auto out = node.ns().exec({"nft", "-j", "list", "table", family, table});
+    if (out.exit_code != 0) {
+        return rules;
+    }
+    const auto listing = json::parse(out.out);
+    for (auto item : listing.at("nftables")) {
+        if (item.contains("rule")) {
+            item["rule"].erase("handle");
+            rules.push_back(item["rule"]);
+        }
+    }
+    return rules;
 }
 
 UdpEcho::UdpEcho(const TestNamespace& ns, const std::string& address) {

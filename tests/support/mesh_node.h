@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "mesh/mesh_address.h"
@@ -113,11 +114,16 @@ class Node {
     // `ip -j route show proto 150` on this node.
     nlohmann::json owned_routes() const;
     bool has_route(const std::string& dst, const std::string& gateway) const;
+    // Every peer line of `wg show IF dump` as (key, allowed IPs), in dump order, duplicates
+    // kept.
+    std::vector<std::pair<std::string, std::set<std::string>>> wg_peer_entries() const;
     // Allowed IPs per peer key from `wg show IF dump`.
     std::map<std::string, std::set<std::string>> wg_allowed_ips() const;
     bool wg_entry_allows(const Node& peer, const std::set<std::string>& wanted) const;
-    // IPv4 addresses on the mesh interface (`ip -j addr`).
+    // IPv4 / IPv6 addresses on the mesh interface (`ip -j addr`).
     std::set<std::string> interface_v4() const;
+    std::set<std::string> interface_v6() const;
+    std::string mesh_ipv6() const;
     // The PIDs of the wireguard-go process serving this node's interface.
     std::vector<pid_t> wireguard_go_pids() const;
 
@@ -148,6 +154,10 @@ class Node {
 std::string nft_table(const Node& node);
 // Whether the node's own table holds its relay accept rule.
 bool forwarding_rule_present(const Node& node);
+// The rules of one nft table in the node's namespace as JSON without their handles, in
+// listing order, duplicates kept; empty when the table does not exist.
+std::vector<nlohmann::json> nft_rules(const Node& node, const std::string& family,
+                                      const std::string& table);
 
 // A UDP echo server on address:kEchoPort inside a namespace, on its own thread (setns is
 // per thread).
