@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/mesh_node.h"
 #include "tests/support/netns.h"
 
 extern char** environ;
@@ -191,28 +192,6 @@ std::size_t owned_routes(const json& routes) {
         n += proto.find("150") != std::string::npos || proto.find("wgmesh") != std::string::npos;
     }
     return n;
-}
-
-// Pids whose argv is exactly {.../wireguard-go, interface}.
-std::vector<pid_t> wireguard_go_pids(const std::string& interface) {
-    std::vector<pid_t> pids;
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-        const auto name = entry.path().filename().string();
-        if (name.find_first_not_of("0123456789") != std::string::npos) {
-            continue;
-        }
-        const auto cmdline = read_file(entry.path() / "cmdline");
-        const auto sep = cmdline.find('\0');
-        if (sep == std::string::npos) {
-            continue;
-        }
-        const std::string argv0 = cmdline.substr(0, sep);
-        const std::string argv1 = cmdline.substr(sep + 1, cmdline.find('\0', sep + 1) - sep - 1);
-        if (argv0.ends_with("wireguard-go") && argv1 == interface) {
-            pids.push_back(std::stoi(name));
-        }
-    }
-    return pids;
 }
 
 // A UDP datagram from `from`'s namespace to `to_ip` inside `to`'s namespace arrives.
@@ -399,7 +378,7 @@ TEST_F(DaemonTest, TwoNodesConvergeCarryTrafficAndSurviveARestart) {
     const auto proc = fs::path("/proc") / std::to_string(daemon_pid);
     EXPECT_EQ(read_file(proc / "cmdline").find(kSecret), std::string::npos);
     EXPECT_EQ(read_file(proc / "environ").find(kSecret), std::string::npos);
-    const auto children = wireguard_go_pids(a_.interface);
+    const auto children = test::wireguard_go_pids(a_.interface);
     ASSERT_FALSE(children.empty()) << "no wireguard-go process for " << a_.interface;
     for (const pid_t pid : children) {
         const auto child = fs::path("/proc") / std::to_string(pid);

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "mesh/peer_cache.h"
+#include "netlink/atomic_file.h"
 #include "tests/support/mesh_node.h"
 #include "tests/support/netns.h"
 #include "tests/support/process.h"
@@ -51,16 +52,6 @@ std::uint64_t fault_seed() {
     return std::random_device{}();
 }
 
-std::optional<std::string> read_bytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 // The cache file through the product's parser: its keys, or an error text.
 struct CacheKeys {
     std::set<std::string> keys;
@@ -69,7 +60,7 @@ struct CacheKeys {
 
 CacheKeys cache_keys(const fs::path& path) {
     CacheKeys result;
-    const auto bytes = read_bytes(path);
+    const auto bytes = netlink::read_file_if_exists(path);
     if (!bytes) {
         result.error = "missing";
         return result;
@@ -452,7 +443,7 @@ TEST(FaultState, ReadOnlyStateDirFailsSavesClearlyAndTheDaemonKeepsReconciling) 
     a.use_state_dir(state.path());
     ASSERT_NO_FATAL_FAILURE(start_connected_pair(a, b, "192.168.71"));
     ASSERT_EQ(save_error(a), "");
-    const auto saved = read_bytes(a.cache_file());
+    const auto saved = netlink::read_file_if_exists(a.cache_file());
     ASSERT_TRUE(saved.has_value());
     EXPECT_EQ(cache_keys(a.cache_file()).keys, keys_of({b.pub()}));
 
@@ -473,7 +464,7 @@ TEST(FaultState, ReadOnlyStateDirFailsSavesClearlyAndTheDaemonKeepsReconciling) 
         << a.log_text();
     EXPECT_TRUE(a.alive());
     ASSERT_TRUE(a.call("status").has_value());
-    EXPECT_EQ(read_bytes(a.cache_file()), saved) << "the old cache file changed";
+    EXPECT_EQ(netlink::read_file_if_exists(a.cache_file()), saved) << "the old cache file changed";
 
     // A leftover temporary file that cannot be removed is named as the obstacle.
     state.set_read_only(false);
@@ -483,7 +474,7 @@ TEST(FaultState, ReadOnlyStateDirFailsSavesClearlyAndTheDaemonKeepsReconciling) 
     EXPECT_NE(leftover_error.find(a.cache_file().string() + ".tmp"), std::string::npos)
         << leftover_error;
     EXPECT_NE(leftover_error.find("Read-only file system"), std::string::npos) << leftover_error;
-    EXPECT_EQ(read_bytes(a.cache_file()), saved);
+    EXPECT_EQ(netlink::read_file_if_exists(a.cache_file()), saved);
 
     // Writable again: the next save holds the current peers and replaces the leftover.
     state.set_read_only(false);
@@ -507,7 +498,7 @@ TEST(FaultState, FullStateDirKeepsThePreviousCacheByteForByte) {
         ASSERT_TRUE(node.call("peer.add", {{"wg_pubkey", keys[i]}}).has_value());
     }
     ASSERT_EQ(save_error(node), "");
-    const auto saved = read_bytes(node.cache_file());
+    const auto saved = netlink::read_file_if_exists(node.cache_file());
     ASSERT_TRUE(saved.has_value());
 
     // A change the full disk cannot take.
@@ -518,7 +509,8 @@ TEST(FaultState, FullStateDirKeepsThePreviousCacheByteForByte) {
               std::string::npos)
         << error;
     EXPECT_NE(error.find("No space left on device"), std::string::npos) << error;
-    EXPECT_EQ(read_bytes(node.cache_file()), saved) << "the previous cache was truncated";
+    EXPECT_EQ(netlink::read_file_if_exists(node.cache_file()), saved)
+        << "the previous cache was truncated";
     EXPECT_FALSE(fs::exists(node.cache_file().string() + ".tmp"))
         << "a failed save left its temporary file";
     EXPECT_EQ(stray_cache_files(node), std::vector<std::string>{});

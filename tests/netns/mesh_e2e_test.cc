@@ -315,7 +315,7 @@ TEST(MeshE2e, ForeignRoutesAndRulesSurviveStopAndCleanup) {
     EXPECT_EQ(nft_rules(a, "inet", "foreign"), foreign_before);
     for (const auto& rule : filter_before) {
         const auto now = nft_rules(a, "ip", "filter");
-        EXPECT_NE(std::find(now.begin(), now.end(), rule), now.end()) << now.dump();
+        EXPECT_NE(std::find(now.begin(), now.end(), rule), now.end()) << json(now).dump();
     }
 
     const auto cleanup =

@@ -302,24 +302,7 @@ std::string Node::mesh_ipv6() const {
 }
 
 std::vector<pid_t> Node::wireguard_go_pids() const {
-    std::vector<pid_t> pids;
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-        const auto name = entry.path().filename().string();
-        if (name.find_first_not_of("0123456789") != std::string::npos) {
-            continue;
-        }
-        const auto cmdline = read_whole_file(entry.path() / "cmdline");
-        const auto sep = cmdline.find('\0');
-        if (sep == std::string::npos) {
-            continue;
-        }
-        const std::string argv0 = cmdline.substr(0, sep);
-        const std::string argv1 = cmdline.substr(sep + 1, cmdline.find('\0', sep + 1) - sep - 1);
-        if (argv0.ends_with("wireguard-go") && argv1 == interface_) {
-            pids.push_back(std::stoi(name));
-        }
-    }
-    return pids;
+    return test::wireguard_go_pids(interface_);
 }
 
 void Node::use_state_dir(const fs::path& dir) {
@@ -352,6 +335,27 @@ int Node::stop_with(int first, std::chrono::microseconds delay, int second) {
     }
     pid_ = -1;
     return status;
+}
+
+std::vector<pid_t> wireguard_go_pids(const std::string& interface) {
+    std::vector<pid_t> pids;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+        const auto name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        const auto cmdline = read_whole_file(entry.path() / "cmdline");
+        const auto sep = cmdline.find('\0');
+        if (sep == std::string::npos) {
+            continue;
+        }
+        const std::string argv0 = cmdline.substr(0, sep);
+        const std::string argv1 = cmdline.substr(sep + 1, cmdline.find('\0', sep + 1) - sep - 1);
+        if (argv0.ends_with("wireguard-go") && argv1 == interface) {
+            pids.push_back(std::stoi(name));
+        }
+    }
+    return pids;
 }
 
 std::string nft_table(const Node& node) {

@@ -150,6 +150,9 @@ class Node {
     std::filesystem::path daemon_state_dir_;
 };
 
+// The PIDs of the processes whose argv is exactly {.../wireguard-go, interface}.
+std::vector<pid_t> wireguard_go_pids(const std::string& interface);
+
 // "wgmesh-<iface>": the node's own nft table (family inet).
 std::string nft_table(const Node& node);
 // Whether the node's own table holds its relay accept rule.

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "mesh/peer_cache.h"
+#include "netlink/atomic_file.h"
 
 namespace wgmesh::mesh {
 namespace {
@@ -63,16 +64,6 @@ std::vector<Peer> version(int k) {
         peers.push_back(std::move(p));
     }
     return peers;
-}
-
-std::optional<std::string> read_bytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 std::uint64_t seed_from_env_or_random() {
@@ -191,7 +182,7 @@ TEST_F(PeerCacheCrashTest, KilledAtRandomPointsOfManySavesLeavesTheOldOrTheNewVe
             old_version = static_cast<int>(acks.back());
             new_version = (old_version.value() + 1) % kVersions;
         }
-        const auto bytes = read_bytes(cache_path);
+        const auto bytes = netlink::read_file_if_exists(cache_path);
         if (old_version) {
             ASSERT_TRUE(bytes.has_value()) << "cache file missing after a completed save";
         }
@@ -231,7 +222,7 @@ TEST_F(PeerCacheCrashTest, KilledAtRandomPointsOfManySavesLeavesTheOldOrTheNewVe
     const auto c = cache();
     c.save(version(2), at(kNow + 2));
     EXPECT_FALSE(fs::exists(c.temp_path()));
-    EXPECT_EQ(read_bytes(cache_path), bytes_[2]);
+    EXPECT_EQ(netlink::read_file_if_exists(cache_path), bytes_[2]);
     EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
 }
 
