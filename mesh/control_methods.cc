@@ -108,6 +108,12 @@ nlohmann::json ControlMethods::status() const {
     if (context_.mesh_ipv6) {
         status["mesh_ipv6"] = context_.mesh_ipv6->to_string();
     }
+    if (context_.interface_health) {
+        const auto health = context_.interface_health();
+        status["interface_health"] = {
+            {"fault", health.fault ? nlohmann::json(*health.fault) : nlohmann::json()},
+            {"recreations", health.recreations}};
+    }
     status["cycles"] = context_.cycles ? context_.cycles() : 0;
     const auto cycle = context_.last_cycle ? context_.last_cycle() : std::nullopt;
     if (cycle) {

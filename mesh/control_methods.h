@@ -23,6 +23,12 @@ namespace wgmesh::mesh {
 
 inline constexpr std::string_view kControlMethod = "control";
 
+// The mesh interface as the daemon's check before each cycle last found it.
+struct InterfaceHealth {
+    std::optional<std::string> fault;  // while it is broken: what is wrong with it
+    std::size_t recreations = 0;       // times the daemon recreated it since start
+};
+
 // What the handler reads; every callable must be thread-safe (the control socket has a
 // thread of its own).
 struct ControlContext {
@@ -37,7 +43,8 @@ struct ControlContext {
     std::function<ExpectedMeshIps()> expected_mesh_ips;
     std::function<std::optional<CycleReport>()> last_cycle;
     std::function<std::size_t()> cycles;
-    std::function<std::optional<Epoch>()> epoch;  // may be empty
+    std::function<std::optional<Epoch>()> epoch;        // may be empty
+    std::function<InterfaceHealth()> interface_health;  // may be empty
 };
 
 class ControlMethods {

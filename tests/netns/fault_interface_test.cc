@@ -190,6 +190,10 @@ TEST(FaultInterface, KilledWireguardGoIsRestartedWithCleanSignalsAndTheMeshConve
     mesh.expect_a_converges();
     const pid_t new_pid = only_wireguard_go(mesh.a);
     EXPECT_NE(new_pid, old_pid);
+    // `wgmesh status` tells the operator it happened, and that it is over.
+    const auto health = mesh.a.call("status").value().at("interface_health");
+    EXPECT_EQ(health.at("recreations"), 1) << health.dump();
+    EXPECT_TRUE(health.at("fault").is_null()) << health.dump();
     // Started mid-run by a daemon that blocks SIGTERM/SIGINT/SIGHUP and ignores SIGPIPE.
     const auto spawns = recorded_spawns(mesh.dir.path());
     ASSERT_EQ(spawns.size(), 2u);
@@ -295,6 +299,10 @@ TEST(FaultInterface, AdoptedInterfaceWithUnreachableSocketIsReportedNotDeleted) 
     const auto status = a.call("status");
     ASSERT_TRUE(status.has_value());
     EXPECT_FALSE(status->at("last_cycle").at("errors").empty()) << status->dump();
+    const auto& health = status->at("interface_health");
+    EXPECT_NE(health.value("fault", "").find("does not answer"), std::string::npos)
+        << status->dump();
+    EXPECT_EQ(health.at("recreations"), 0) << status->dump();
     const auto log = a.log_text();
     std::size_t reports = 0;
     for (auto at = log.find("does not answer"); at != std::string::npos;

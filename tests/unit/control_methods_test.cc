@@ -42,6 +42,7 @@ class ControlMethodsTest : public ::testing::Test {
             epoch.id = 7;
             return std::optional<Epoch>(epoch);
         };
+        context.interface_health = [this] { return health_; };
         methods_ = std::make_unique<ControlMethods>(std::move(context));
     }
     ~ControlMethodsTest() override { fs::remove_all(dir_); }
@@ -63,6 +64,7 @@ class ControlMethodsTest : public ::testing::Test {
     PeerStore store_;
     PeerCache cache_;
     std::optional<CycleReport> cycle_;
+    InterfaceHealth health_;
     std::unique_ptr<ControlMethods> methods_;
 };
 
@@ -150,6 +152,14 @@ TEST_F(ControlMethodsTest, StatusReportsIdentityCountsCycleAndEpoch) {
     EXPECT_EQ(status["last_cycle"]["errors"], json::array({"syncing routes: boom"}));
     EXPECT_EQ(status["cycles"], 3);
     EXPECT_EQ(status["epoch"]["id"], 7);
+    EXPECT_EQ(status["interface_health"], json({{"fault", nullptr}, {"recreations", 0}}));
+}
+
+TEST_F(ControlMethodsTest, StatusShowsABrokenInterfaceAndItsRecreations) {
+    health_ = {"interface wgtest vanished", 2};
+    const auto status = call("status");
+    EXPECT_EQ(status["interface_health"]["fault"], "interface wgtest vanished");
+    EXPECT_EQ(status["interface_health"]["recreations"], 2);
 }
 
 TEST_F(ControlMethodsTest, CacheSaveWritesTheCacheFile) {

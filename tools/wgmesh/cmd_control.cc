@@ -97,6 +97,16 @@ void print_status(const nlohmann::json& status) {
     std::cout << "peers:       " << text_of(peers, "known") << " known, "
               << text_of(peers, "usable") << " usable, " << text_of(peers, "confirmed")
               << " confirmed, " << text_of(peers, "cached") << " from cache only\n";
+    if (const auto health = status.find("interface_health"); health != status.end()) {
+        const auto fault = health->find("fault");
+        const auto recreations = health->value("recreations", std::size_t{0});
+        if (fault != health->end() && fault->is_string()) {
+            std::cout << "interface:   BROKEN: " << fault->get<std::string>() << "\n";
+        }
+        if (recreations > 0) {
+            std::cout << "interface:   recreated " << recreations << " time(s) since start\n";
+        }
+    }
     const auto& cycle = status.at("last_cycle");
     if (cycle.is_object()) {
         std::cout << "last cycle:  " << age(cycle.value("finished_at", std::int64_t{0})) << ", "

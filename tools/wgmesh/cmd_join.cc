@@ -15,6 +15,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -122,6 +123,9 @@ class Daemon {
     SwappableDevice device_;
     std::optional<netlink::InterfaceAddress> mesh_v6_;
     FaultEpisode interface_fault_;
+    // What `status` shows of it: written by the loop thread, read by the control thread.
+    mutable std::mutex health_mutex_;
+    mesh::InterfaceHealth health_;
     std::filesystem::path state_path_;
     InterfaceState state_;
     std::optional<std::string> state_write_error_;  // the last failed state write
@@ -268,6 +272,10 @@ void Daemon::recreate_interface(InterfaceRepair repair, mesh::CollisionResolver&
         return;
     }
     interface_fault_.clear();
+    {
+        std::lock_guard lock(health_mutex_);
+        ++health_.recreations;
+    }
     mesh::log_info("recreated interface " + options_.interface +
                    "; this cycle restores its peers, routes and forwarding");
 }
@@ -275,6 +283,10 @@ void Daemon::recreate_interface(InterfaceRepair repair, mesh::CollisionResolver&
 mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
                                     netlink::AddressSet& addresses) {
     check_interface(resolver, addresses);
+    {
+        std::lock_guard lock(health_mutex_);
+        health_.fault = interface_fault_.message();
+    }
     auto report = reconciler.run_cycle();
     const std::string summary = std::to_string(report.usable_peers) + " peers (" +
                                 std::to_string(report.cached_peers) + " from cache), " +
@@ -423,6 +435,10 @@ int Daemon::run() {
     context.last_cycle = [&reconciler] { return reconciler.last_report(); };
     context.cycles = [&reconciler] { return reconciler.cycles(); };
     context.epoch = [&epochs] { return std::optional<mesh::Epoch>(epochs.current_epoch()); };
+    context.interface_health = [this] {
+        std::lock_guard lock(health_mutex_);
+        return health_;
+    };
     mesh::ControlMethods methods(std::move(context));
     mesh::ControlServer control(socket_path_, [&methods](const mesh::ControlRequest& request) {
         return methods.handle(request);

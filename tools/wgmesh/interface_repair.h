@@ -49,6 +49,8 @@ class FaultEpisode {
     // Ends the episode; true when there was one.
     bool clear();
     bool active() const { return last_.has_value(); }
+    // The problem of the current episode; nullopt when there is none.
+    const std::optional<std::string>& message() const { return last_; }
 
   private:
     std::optional<std::string> last_;
