@@ -194,6 +194,10 @@ TEST(FaultInterface, KilledWireguardGoIsRestartedWithCleanSignalsAndTheMeshConve
     const auto health = mesh.a.call("status").value().at("interface_health");
     EXPECT_EQ(health.at("recreations"), 1) << health.dump();
     EXPECT_TRUE(health.at("fault").is_null()) << health.dump();
+    const auto shown =
+        mesh.a.ns().exec({WGMESH_BINARY, "status", "--socket", mesh.a.socket().string()});
+    EXPECT_NE(shown.out.find("recreated 1 time(s) since start"), std::string::npos) << shown.out;
+    EXPECT_EQ(shown.out.find("BROKEN"), std::string::npos) << shown.out;
     // Started mid-run by a daemon that blocks SIGTERM/SIGINT/SIGHUP and ignores SIGPIPE.
     const auto spawns = recorded_spawns(mesh.dir.path());
     ASSERT_EQ(spawns.size(), 2u);
@@ -303,6 +307,8 @@ TEST(FaultInterface, AdoptedInterfaceWithUnreachableSocketIsReportedNotDeleted) 
     EXPECT_NE(health.value("fault", "").find("does not answer"), std::string::npos)
         << status->dump();
     EXPECT_EQ(health.at("recreations"), 0) << status->dump();
+    const auto shown = a.ns().exec({WGMESH_BINARY, "status", "--socket", a.socket().string()});
+    EXPECT_NE(shown.out.find("interface:   BROKEN: "), std::string::npos) << shown.out;
     const auto log = a.log_text();
     std::size_t reports = 0;
     for (auto at = log.find("does not answer"); at != std::string::npos;
