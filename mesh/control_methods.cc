@@ -177,9 +177,14 @@ nlohmann::json ControlMethods::add_peer(const nlohmann::json& params) {
                                  " refused by the store: " + outcome.reason);
     }
     added_.insert_or_assign(peer.wg_pubkey, peer);
-    return {{"wg_pubkey", peer.wg_pubkey.to_base64()},
-            {"added", outcome.result == UpdateResult::kAdded},
-            {"mesh_ip", peer.mesh_ip ? peer.mesh_ip->to_string() : ""}};
+    nlohmann::json result = {{"wg_pubkey", peer.wg_pubkey.to_base64()},
+                             {"added", outcome.result == UpdateResult::kAdded},
+                             {"mesh_ip", peer.mesh_ip ? peer.mesh_ip->to_string() : ""}};
+    // An invalid hostname is dropped, never the peer (SPEC 4); the caller learns why.
+    if (!content.notes.empty()) {
+        result["warnings"] = content.notes;
+    }
+    return result;
 }
 
 nlohmann::json ControlMethods::remove_peer(const nlohmann::json& params) {

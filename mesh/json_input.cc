@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "mesh/terminal_text.h"
+
 namespace wgmesh::mesh {
 
 std::size_t json_nesting_depth(std::string_view text, std::size_t stop_at) {
@@ -58,7 +60,9 @@ std::optional<nlohmann::json> parse_json_bounded(std::string_view text, const Js
     try {
         return nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::exception& e) {
-        error = std::string("not valid JSON: ") + e.what();
+        // nlohmann quotes the input it choked on ("last read: '...'"), raw bytes included;
+        // the reason ends up in log lines and on terminals.
+        error = "not valid JSON: " + terminal_safe(e.what());
         return std::nullopt;
     }
 }

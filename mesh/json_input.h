@@ -16,7 +16,8 @@ struct JsonLimits {
 };
 
 // The parsed document, or nullopt with a one-line reason in `error`. Rejects input over
-// the limits, raw NUL bytes, malformed JSON and ill-formed UTF-8 (nlohmann checks it).
+// the limits, raw NUL bytes, malformed JSON and ill-formed UTF-8 (nlohmann checks it). The
+// reason is terminal-safe: bytes of the input it quotes are escaped (terminal_safe()).
 std::optional<nlohmann::json> parse_json_bounded(std::string_view text, const JsonLimits& limits,
                                                  std::string& error);
 

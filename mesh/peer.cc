@@ -9,9 +9,11 @@ std::string_view to_string(NatType type) {
         case NatType::kSymmetric:
             return "symmetric";
         case NatType::kUnknown:
+            return "unknown";
+        case NatType::kNotReported:
             break;
     }
-    return "unknown";
+    return "";
 }
 
 std::optional<NatType> parse_nat_type(std::string_view text) {
@@ -19,8 +21,10 @@ std::optional<NatType> parse_nat_type(std::string_view text) {
         return NatType::kCone;
     if (text == "symmetric")
         return NatType::kSymmetric;
-    if (text == "unknown" || text.empty())
+    if (text == "unknown")
         return NatType::kUnknown;
+    if (text.empty())
+        return NatType::kNotReported;
     return std::nullopt;
 }
 

@@ -10,7 +10,9 @@
 #include <system_error>
 #include <utility>
 
+#include "mesh/hostname.h"
 #include "mesh/json_input.h"
+#include "mesh/terminal_text.h"
 #include "netlink/atomic_file.h"
 #include "netlink/interface_name.h"
 #include "netlink/unique_fd.h"
@@ -29,97 +31,167 @@ std::system_error file_error(int err, const std::string& what, const std::filesy
     return std::system_error(err, std::generic_category(), what + " " + path.string());
 }
 
-std::optional<std::string> optional_string(const nlohmann::json& entry, const char* name,
-                                           bool& bad) {
-    auto it = entry.find(name);
+// Longest part of a wg_pubkey string shown back (a valid key is 44 bytes).
+constexpr std::size_t kMaxShownKeyBytes = 64;
+
+// The string value of `name`: nullptr when absent, null or "" (omitted, as Go's omitempty
+// writes it). `wrong_type` is set when the value is anything but a string.
+const std::string* string_field(const nlohmann::json& entry, const char* name, bool& wrong_type) {
+    wrong_type = false;
+    const auto it = entry.find(name);
     if (it == entry.end() || it->is_null()) {
-        return std::nullopt;
+        return nullptr;
     }
     if (!it->is_string()) {
-        bad = true;
-        return std::nullopt;
+        wrong_type = true;
+        return nullptr;
     }
-    auto text = it->get<std::string>();
-    if (text.empty()) {
-        return std::nullopt;
-    }
-    return text;
+    const auto& text = it->get_ref<const std::string&>();
+    return text.empty() ? nullptr : &text;
 }
 
-std::optional<Peer> parse_entry(const nlohmann::json& entry) {
-    if (!entry.is_object()) {
-        return std::nullopt;
+// Reads one field into `peer`: "" when fine, otherwise why the entry is skipped.
+using FieldReader = std::string (*)(const nlohmann::json& entry, Peer& peer);
+
+std::string read_wg_pubkey(const nlohmann::json& entry, Peer& peer) {
+    bool wrong_type = false;
+    const std::string* text = string_field(entry, "wg_pubkey", wrong_type);
+    if (wrong_type) {
+        return "wg_pubkey is not a string";
     }
-    bool bad = false;
-    Peer peer;
-    const auto key_text = optional_string(entry, "wg_pubkey", bad);
-    if (!key_text) {
-        return std::nullopt;
+    if (text == nullptr) {
+        return "wg_pubkey missing";
     }
-    auto key = wg::Key::parse(*key_text);
-    if (!key || key->is_zero()) {
-        return std::nullopt;
+    const auto key = wg::Key::parse(*text);
+    if (!key) {
+        return "wg_pubkey is not a base64 WireGuard key";
+    }
+    if (key->is_zero()) {
+        return "wg_pubkey is all zeros";
     }
     peer.wg_pubkey = *key;
+    return {};
+}
 
-    if (auto hostname = optional_string(entry, "hostname", bad)) {
-        peer.hostname = std::move(*hostname);
+std::string read_address(const nlohmann::json& entry, const char* name, bool v4,
+                         std::optional<netlink::IpAddress>& out) {
+    bool wrong_type = false;
+    const std::string* text = string_field(entry, name, wrong_type);
+    if (wrong_type) {
+        return std::string(name) + " is not a string";
     }
-    if (auto text = optional_string(entry, "mesh_ip", bad)) {
-        peer.mesh_ip = netlink::IpAddress::parse(*text);
-        if (!peer.mesh_ip || !peer.mesh_ip->is_v4()) {
-            return std::nullopt;
+    if (text != nullptr) {
+        out = netlink::IpAddress::parse(*text);
+        if (!out || out->is_v4() != v4) {
+            return std::string(name) + (v4 ? " is not an IPv4 address" : " is not an IPv6 address");
         }
     }
-    if (auto text = optional_string(entry, "mesh_ipv6", bad)) {
-        peer.mesh_ipv6 = netlink::IpAddress::parse(*text);
-        if (!peer.mesh_ipv6 || !peer.mesh_ipv6->is_v6()) {
-            return std::nullopt;
-        }
+    return {};
+}
+
+std::string read_mesh_ip(const nlohmann::json& entry, Peer& peer) {
+    return read_address(entry, "mesh_ip", true, peer.mesh_ip);
+}
+
+std::string read_mesh_ipv6(const nlohmann::json& entry, Peer& peer) {
+    return read_address(entry, "mesh_ipv6", false, peer.mesh_ipv6);
+}
+
+std::string read_endpoint(const nlohmann::json& entry, Peer& peer) {
+    bool wrong_type = false;
+    const std::string* text = string_field(entry, "endpoint", wrong_type);
+    if (wrong_type) {
+        return "endpoint is not a string";
     }
-    if (auto text = optional_string(entry, "endpoint", bad)) {
+    if (text != nullptr) {
         peer.endpoint = netlink::SocketAddress::parse(*text);
         if (!peer.endpoint) {
-            return std::nullopt;
+            return "endpoint is not an IP:port address";
         }
     }
-    if (auto it = entry.find("introducer"); it != entry.end() && !it->is_null()) {
-        if (!it->is_boolean()) {
-            return std::nullopt;
-        }
-        peer.introducer = it->get<bool>();
+    return {};
+}
+
+std::string read_introducer(const nlohmann::json& entry, Peer& peer) {
+    const auto it = entry.find("introducer");
+    if (it == entry.end() || it->is_null()) {
+        return {};
     }
-    if (auto it = entry.find("routable_networks"); it != entry.end() && !it->is_null()) {
-        if (!it->is_array() || it->size() > kMaxRoutableNetworksPerPeer) {
-            return std::nullopt;
-        }
-        for (const auto& network : *it) {
-            if (!network.is_string()) {
-                return std::nullopt;
-            }
-            auto prefix = netlink::Prefix::parse(network.get_ref<const std::string&>());
-            if (!prefix) {
-                return std::nullopt;
-            }
-            peer.routable_networks.push_back(*prefix);
-        }
+    if (!it->is_boolean()) {
+        return "introducer is not true or false";
     }
-    if (auto text = optional_string(entry, "nat_type", bad)) {
+    peer.introducer = it->get<bool>();
+    return {};
+}
+
+std::string read_routable_networks(const nlohmann::json& entry, Peer& peer) {
+    const auto it = entry.find("routable_networks");
+    if (it == entry.end() || it->is_null()) {
+        return {};
+    }
+    if (!it->is_array()) {
+        return "routable_networks is not a list";
+    }
+    if (it->size() > kMaxRoutableNetworksPerPeer) {
+        return "routable_networks has more than " + std::to_string(kMaxRoutableNetworksPerPeer) +
+               " entries";
+    }
+    for (std::size_t i = 0; i < it->size(); ++i) {
+        const auto& network = (*it)[i];
+        const auto prefix = network.is_string()
+                                ? netlink::Prefix::parse(network.get_ref<const std::string&>())
+                                : std::nullopt;
+        if (!prefix) {
+            return "routable_networks[" + std::to_string(i) + "] is not a CIDR";
+        }
+        peer.routable_networks.push_back(*prefix);
+    }
+    return {};
+}
+
+std::string read_nat_type(const nlohmann::json& entry, Peer& peer) {
+    bool wrong_type = false;
+    const std::string* text = string_field(entry, "nat_type", wrong_type);
+    if (wrong_type) {
+        return "nat_type is not a string";
+    }
+    if (text != nullptr) {
         peer.nat_type = parse_nat_type(*text).value_or(NatType::kUnknown);
     }
-    auto it = entry.find("last_seen");
+    return {};
+}
+
+std::string read_last_seen(const nlohmann::json& entry, Peer& peer) {
+    const auto it = entry.find("last_seen");
     if (it == entry.end()) {
-        return std::nullopt;
+        return "last_seen missing";
     }
     const auto seconds = json_int64(*it);
-    if (!seconds || *seconds < 0 || *seconds > kMaxUnixSeconds) {
-        return std::nullopt;
+    if (!seconds) {
+        return "last_seen is not an integer";
+    }
+    if (*seconds < 0 || *seconds > kMaxUnixSeconds) {
+        return "last_seen is out of range (0 to year 2200)";
     }
     peer.last_seen = Clock::time_point(std::chrono::seconds(*seconds));
-    if (bad || peer_rejection_reason(peer)) {
+    return {};
+}
+
+// The hostname, or why it is dropped: it labels the peer and never costs it (SPEC 4).
+std::optional<std::string> read_hostname(const nlohmann::json& entry, Peer& peer) {
+    bool wrong_type = false;
+    const std::string* text = string_field(entry, "hostname", wrong_type);
+    if (wrong_type) {
+        return "hostname is not a string";
+    }
+    if (text == nullptr) {
         return std::nullopt;
     }
-    return peer;
+    if (auto problem = hostname_problem(*text)) {
+        return problem;
+    }
+    peer.hostname = *text;
+    return std::nullopt;
 }
 
 std::int64_t unix_seconds(Clock::time_point t) {
@@ -171,7 +243,77 @@ std::optional<std::string> read_capped(const std::filesystem::path& path, bool& 
     return data;
 }
 
+void record(std::vector<CacheEntryIssue>& recorded, std::size_t& total, CacheEntryIssue issue) {
+    ++total;
+    if (recorded.size() < kMaxRecordedEntryIssues) {
+        recorded.push_back(std::move(issue));
+    }
+}
+
 }  // namespace
+
+CacheEntry parse_cache_entry(const nlohmann::json& entry, LastSeenRule last_seen) {
+    CacheEntry result;
+    if (!entry.is_object()) {
+        result.reason = "not a JSON object";
+        return result;
+    }
+    // The key as given names the entry in messages; only built when there is one to write.
+    const auto shown_key = [&entry] {
+        const auto it = entry.find("wg_pubkey");
+        return it != entry.end() && it->is_string()
+                   ? terminal_safe(it->get_ref<const std::string&>(), kMaxShownKeyBytes)
+                   : std::string();
+    };
+    const auto skip = [&](std::string reason) {
+        result.reason = std::move(reason);
+        result.key = shown_key();
+        return std::move(result);
+    };
+    static constexpr FieldReader kReaders[] = {
+        read_wg_pubkey,  read_mesh_ip,           read_mesh_ipv6, read_endpoint,
+        read_introducer, read_routable_networks, read_nat_type,
+    };
+    Peer peer;
+    for (const FieldReader read : kReaders) {
+        if (auto reason = read(entry, peer); !reason.empty()) {
+            return skip(std::move(reason));
+        }
+    }
+    if (last_seen == LastSeenRule::kRequired) {
+        if (auto reason = read_last_seen(entry, peer); !reason.empty()) {
+            return skip(std::move(reason));
+        }
+    }
+    if (auto reason = peer_rejection_reason(peer)) {
+        return skip(std::move(*reason));
+    }
+    result.hostname_dropped = read_hostname(entry, peer);
+    if (result.hostname_dropped) {
+        result.key = shown_key();
+    }
+    result.peer = std::move(peer);
+    return result;
+}
+
+std::vector<std::string> describe_entry_issues(const std::vector<CacheEntryIssue>& recorded,
+                                               std::size_t total, std::size_t max_lines) {
+    std::vector<std::string> lines;
+    for (const auto& issue : recorded) {
+        if (lines.size() == max_lines) {
+            break;
+        }
+        std::string line = "peers[" + std::to_string(issue.index) + "]";
+        if (!issue.key.empty()) {
+            line += " \"" + issue.key + "\"";
+        }
+        lines.push_back(line + ": " + issue.reason);
+    }
+    if (total > lines.size()) {
+        lines.push_back("and " + std::to_string(total - lines.size()) + " more");
+    }
+    return lines;
+}
 
 CacheDocument parse_peer_cache(std::string_view bytes) {
     CacheDocument doc;
@@ -197,12 +339,17 @@ CacheDocument parse_peer_cache(std::string_view bytes) {
         doc.error = "\"peers\" is not an array";
         return doc;
     }
-    for (const auto& entry : *peers) {
-        if (auto peer = parse_entry(entry)) {
-            doc.peers.push_back(std::move(*peer));
-        } else {
-            ++doc.invalid;
+    for (std::size_t i = 0; i < peers->size(); ++i) {
+        auto entry = parse_cache_entry((*peers)[i]);
+        if (!entry.peer) {
+            record(doc.skipped, doc.invalid, {i, std::move(entry.key), std::move(entry.reason)});
+            continue;
         }
+        if (entry.hostname_dropped) {
+            record(doc.dropped_hostnames, doc.hostnames_dropped,
+                   {i, std::move(entry.key), std::move(*entry.hostname_dropped)});
+        }
+        doc.peers.push_back(std::move(*entry.peer));
     }
     return doc;
 }
@@ -212,7 +359,7 @@ std::string serialize_peer_cache(const std::vector<Peer>& peers, Clock::time_poi
     for (const Peer& peer : peers) {
         nlohmann::ordered_json entry;
         entry["wg_pubkey"] = peer.wg_pubkey.to_base64();
-        if (!peer.hostname.empty()) {
+        if (!peer.hostname.empty() && !hostname_problem(peer.hostname)) {
             entry["hostname"] = peer.hostname;
         }
         entry["mesh_ip"] = peer.mesh_ip ? peer.mesh_ip->to_string() : "";
@@ -229,7 +376,7 @@ std::string serialize_peer_cache(const std::vector<Peer>& peers, Clock::time_poi
                 networks.push_back(prefix.to_string());
             }
         }
-        if (peer.nat_type != NatType::kUnknown) {
+        if (peer.nat_type != NatType::kNotReported) {
             entry["nat_type"] = std::string(to_string(peer.nat_type));
         }
         entry["last_seen"] = unix_seconds(peer.last_seen);
@@ -341,6 +488,7 @@ CacheRestoreReport PeerCache::restore(PeerStore& store, Clock::time_point now) c
         return report;
     }
     report.invalid = state.document.invalid;
+    report.hostnames_dropped = state.document.hostnames_dropped;
     for (Peer& peer : state.document.peers) {
         if (now - peer.last_seen > kCacheMaxAge) {
             ++report.expired;
@@ -356,6 +504,13 @@ CacheRestoreReport PeerCache::restore(PeerStore& store, Clock::time_point now) c
         " peers, skipped " + std::to_string(report.expired) + " older than 24 h, " +
         std::to_string(report.invalid) + " invalid, " + std::to_string(report.rejected) +
         " refused by the store");
+    const auto& doc = state.document;
+    for (const auto& line : describe_entry_issues(doc.skipped, doc.invalid)) {
+        log("peer cache: skipped " + line);
+    }
+    for (const auto& line : describe_entry_issues(doc.dropped_hostnames, doc.hostnames_dropped)) {
+        log("peer cache: kept without its hostname " + line);
+    }
     return report;
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,28 +29,68 @@ inline constexpr auto kCacheSaveInterval = std::chrono::minutes(5);
 inline constexpr auto kCacheMaxAge = std::chrono::hours(24);
 inline constexpr std::string_view kDefaultStateDir = "/var/lib/wgmesh";
 
+// How many skipped entries a CacheDocument describes one by one (it counts all of them),
+// and how many of those an operator sees before "and N more".
+inline constexpr std::size_t kMaxRecordedEntryIssues = 32;
+inline constexpr std::size_t kEntryIssueLines = 5;
+
+// One "peers" entry the reader skipped, or kept without a field it could not keep.
+struct CacheEntryIssue {
+    std::size_t index = 0;  // position in "peers", from 0
+    std::string key;        // the wg_pubkey string as given, terminal-safe; empty when none
+    std::string reason;     // "mesh_ip is not an IPv4 address", "last_seen missing", ...
+};
+
 // A whole cache document as read from bytes. `error` is set when the document as a whole
 // is unusable (oversized, not JSON, too deep, not an object, "peers" neither an array nor
-// null); then `peers` is empty. Otherwise every entry that is not a valid peer is skipped
-// and counted in `invalid`.
+// null); then `peers` is empty. Otherwise every entry that is not a valid peer is skipped,
+// counted in `invalid` and (the first kMaxRecordedEntryIssues) described in `skipped`; an
+// entry whose only fault is its hostname is kept without it and noted the same way.
 struct CacheDocument {
     std::vector<Peer> peers;  // last_seen from the file; discovered_via/endpoint_method empty
     std::size_t invalid = 0;
-    std::int64_t updated_at = 0;  // unix seconds; 0 when absent or not an integer
-    std::optional<std::string> error;
+    std::vector<CacheEntryIssue> skipped;
+    std::size_t hostnames_dropped = 0;
+    std::vector<CacheEntryIssue> dropped_hostnames;
+    std::int64_t updated_at = 0;       // unix seconds; 0 when absent or not an integer
+    std::optional<std::string> error;  // terminal-safe
 };
 
+// Lines for an operator, one per recorded issue (`peers[3] "KEY": reason`, or `peers[3]:
+// reason` without a key), at most `max_lines`, then "and N more" for the rest of `total`.
+std::vector<std::string> describe_entry_issues(const std::vector<CacheEntryIssue>& recorded,
+                                               std::size_t total,
+                                               std::size_t max_lines = kEntryIssueLines);
+
+// One "peers" entry by the cache's rules. Entries need a valid wg_pubkey and (unless
+// ignored) an integer last_seen in [0, year 2200]; mesh_ip must be IPv4 and mesh_ipv6 IPv6
+// when present and non-empty; endpoint an "ip:port" literal with a port and a specified
+// address; routable_networks a list of CIDRs ("default" allowed); introducer a bool;
+// nat_type a string. A hostname that is not a string or fails hostname_problem() is
+// dropped on its own and the peer kept. nat_type "cone", "symmetric", "unknown" are kept as
+// such, absent or "" is kNotReported, and any other word reads as kUnknown (liberal: a
+// newer writer's value we cannot interpret; it only ever matters as "symmetric"). Unknown
+// fields are ignored.
+enum class LastSeenRule { kRequired, kIgnored };
+struct CacheEntry {
+    std::optional<Peer> peer;
+    std::string reason;  // why the entry was skipped (no peer)
+    // The wg_pubkey string as given, terminal-safe, when there is a reason or a dropped
+    // hostname to report; empty otherwise.
+    std::string key;
+    std::optional<std::string> hostname_dropped;  // why the hostname was dropped
+};
+CacheEntry parse_cache_entry(const nlohmann::json& entry,
+                             LastSeenRule last_seen = LastSeenRule::kRequired);
+
 // Pure and total: any byte string gives a CacheDocument, never an exception or a crash.
-// Entries need a valid wg_pubkey and an integer last_seen in [0, year 2200]; mesh_ip must
-// be IPv4 and mesh_ipv6 IPv6 when present and non-empty; endpoint an "ip:port" literal;
-// routable_networks CIDRs ("default" allowed); hostname printable ASCII; introducer a
-// bool. An unrecognised nat_type string reads as unknown (forward compatibility).
-// Unknown fields are ignored.
+// Each entry is read by parse_cache_entry().
 CacheDocument parse_peer_cache(std::string_view bytes);
 
-// The file schema with "version": 1, optional fields omitted when empty, mesh_ip and
-// endpoint always present (as "" when unknown) like the Go daemon writes them, peers in
-// the given order.
+// The file schema with "version": 1, optional fields omitted when empty (nat_type when
+// kNotReported), mesh_ip and endpoint always present (as "" when unknown) like the Go
+// daemon writes them, peers in the given order. A hostname that fails hostname_problem()
+// is left out (the store never holds one).
 std::string serialize_peer_cache(const std::vector<Peer>& peers, Clock::time_point updated_at);
 
 using CacheLogFn = std::function<void(std::string_view line)>;
@@ -58,9 +99,10 @@ struct CacheRestoreReport {
     bool file_missing = false;
     bool moved_aside = false;  // the file was corrupt or oversized and is now `.corrupt`
     std::size_t restored = 0;
-    std::size_t expired = 0;   // older than 24 h
-    std::size_t invalid = 0;   // skipped while parsing
-    std::size_t rejected = 0;  // refused by the store (full, or failed its validation)
+    std::size_t expired = 0;            // older than 24 h
+    std::size_t invalid = 0;            // skipped while parsing
+    std::size_t hostnames_dropped = 0;  // restored without their invalid hostname
+    std::size_t rejected = 0;           // refused by the store (full, or failed its validation)
 };
 
 // What a read-only look at the cache file found.
@@ -99,7 +141,8 @@ class PeerCache {
     // Startup restore: entries whose last_seen is at most 24 h before `now` go into the
     // store with the "cache" method (an entry exactly 24 h old is kept). A corrupt or
     // oversized file is renamed to `<name>.corrupt` with one log line; the store stays
-    // as it was.
+    // as it was. Otherwise one summary line, then up to kEntryIssueLines lines naming the
+    // skipped entries (position, key, reason) and as many for dropped hostnames.
     CacheRestoreReport restore(PeerStore& store, Clock::time_point now) const;
     CacheRestoreReport restore(PeerStore& store) const { return restore(store, store.now()); }
 

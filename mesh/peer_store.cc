@@ -18,10 +18,6 @@ bool key_bytes_less(const wg::Key& a, const wg::Key& b) {
     return std::memcmp(a.bytes().data(), b.bytes().data(), wg::Key::kSize) < 0;
 }
 
-bool printable_ascii(std::string_view text) {
-    return std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-}
-
 }  // namespace
 
 int endpoint_method_rank(std::string_view method) {
@@ -93,9 +89,6 @@ std::optional<std::string> peer_rejection_reason(const Peer& peer) {
     if (peer.endpoint && (peer.endpoint->port == 0 || peer.endpoint->address.is_unspecified())) {
         return "endpoint " + peer.endpoint->to_string() + " is not a usable address";
     }
-    if (peer.hostname.size() > kMaxHostnameBytes || !printable_ascii(peer.hostname)) {
-        return "hostname is longer than 253 bytes or not printable ASCII";
-    }
     if (peer.routable_networks.size() > kMaxRoutableNetworksPerPeer) {
         return "more than " + std::to_string(kMaxRoutableNetworksPerPeer) + " routable networks";
     }
@@ -155,13 +148,18 @@ UpdateOutcome PeerStore::update(Peer peer, std::string_view method) {
     if (auto reason = peer_rejection_reason(peer)) {
         return {UpdateResult::kRejectedInvalid, *reason};
     }
+    std::string note;
+    if (auto problem = hostname_problem(peer.hostname)) {
+        note = "hostname dropped: " + *problem;
+        peer.hostname.clear();
+    }
     const Clock::time_point now = now_();
     std::lock_guard lock(mutex_);
     auto it = peers_.find(peer.wg_pubkey);
     if (it != peers_.end()) {
         merge_into(it->second, std::move(peer), method, now);
         notify_locked(it->first, PeerEventKind::kUpdated);
-        return {UpdateResult::kUpdated, {}};
+        return {UpdateResult::kUpdated, {}, std::move(note)};
     }
     if (peers_.size() >= max_peers_) {
         return {UpdateResult::kRejectedFull,
@@ -180,7 +178,7 @@ UpdateOutcome PeerStore::update(Peer peer, std::string_view method) {
     const wg::Key key = stored.peer.wg_pubkey;
     peers_.emplace(key, std::move(stored));
     notify_locked(key, PeerEventKind::kNew);
-    return {UpdateResult::kAdded, {}};
+    return {UpdateResult::kAdded, {}, std::move(note)};
 }
 
 void PeerStore::merge_into(Stored& stored, Peer&& update, std::string_view method,
@@ -205,7 +203,8 @@ void PeerStore::merge_into(Stored& stored, Peer&& update, std::string_view metho
     if (update.introducer) {
         existing.introducer = true;
     }
-    if (update.nat_type != NatType::kUnknown) {
+    // "unknown" is a report like any other and overwrites, as in the Go daemon.
+    if (update.nat_type != NatType::kNotReported) {
         existing.nat_type = update.nat_type;
     }
     if (update.latency) {

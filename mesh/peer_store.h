@@ -16,13 +16,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mesh/hostname.h"
 #include "mesh/peer.h"
 
 namespace wgmesh::mesh {
 
 inline constexpr std::size_t kMaxPeers = 1000;
 inline constexpr std::size_t kMaxRoutableNetworksPerPeer = 1024;
-inline constexpr std::size_t kMaxHostnameBytes = 253;
 inline constexpr std::size_t kMaxMethodBytes = 64;
 inline constexpr auto kPeerActiveWindow = std::chrono::minutes(5);
 inline constexpr auto kPeerStaleAfter = std::chrono::minutes(10);
@@ -43,9 +43,8 @@ bool should_replace_endpoint(const Peer& existing, const netlink::SocketAddress&
 // 1-64 bytes of [A-Za-z0-9._:-].
 bool is_valid_method(std::string_view method);
 // Why `peer` cannot enter the store, or nullopt when it can: zero key, mesh_ip not IPv4,
-// mesh_ipv6 not IPv6, endpoint with port 0 or an unspecified address, hostname longer
-// than 253 bytes or with bytes outside printable ASCII, too many routable networks,
-// negative latency.
+// mesh_ipv6 not IPv6, endpoint with port 0 or an unspecified address, too many routable
+// networks, negative latency. An invalid hostname never costs the peer (update() drops it).
 std::optional<std::string> peer_rejection_reason(const Peer& peer);
 
 enum class PeerEventKind { kNew, kUpdated, kRemoved };
@@ -87,6 +86,9 @@ enum class UpdateResult { kAdded, kUpdated, kRejectedInvalid, kRejectedFull };
 struct UpdateOutcome {
     UpdateResult result = UpdateResult::kRejectedInvalid;
     std::string reason;  // why it was rejected; empty when accepted
+    // Set when the peer was accepted without a field it came with: "hostname dropped: ...".
+    // Sources check hostnames at their edge (hostname_problem()), so this is a last resort.
+    std::string note;
     bool accepted() const {
         return result == UpdateResult::kAdded || result == UpdateResult::kUpdated;
     }

@@ -14,6 +14,7 @@
 
 #include "mesh/json_input.h"
 #include "mesh/peer_cache.h"
+#include "mesh/terminal_text.h"
 
 namespace wgmesh::mesh {
 namespace {
@@ -21,47 +22,17 @@ namespace {
 constexpr std::array<std::string_view, 9> kKnownFields = {
     "wg_pubkey",  "hostname",          "mesh_ip",  "mesh_ipv6", "endpoint",
     "introducer", "routable_networks", "nat_type", "last_seen"};
-constexpr std::array<std::string_view, 7> kOptionalFields = {
-    "hostname", "mesh_ip", "mesh_ipv6", "endpoint", "introducer", "routable_networks", "nat_type"};
-
-// The cache's entry parser decides what a valid peer is, so the peers file and the cache
-// can never disagree; it wants a last_seen, which a hand-written file has no use for.
-std::optional<Peer> parse_with_cache_rules(nlohmann::json entry) {
-    entry["last_seen"] = 0;
-    nlohmann::json document = {{"peers", nlohmann::json::array({std::move(entry)})}};
-    auto parsed = parse_peer_cache(document.dump());
-    if (parsed.error || parsed.peers.size() != 1) {
-        return std::nullopt;
-    }
-    return std::move(parsed.peers.front());
-}
-
-// The cache parser only says "invalid"; find the field that makes it so by trying each
-// one alone next to the key, which reuses the same rules instead of restating them.
-std::string invalid_field(const nlohmann::json& entry) {
-    const nlohmann::json key_only = {{"wg_pubkey", entry["wg_pubkey"]}};
-    if (!parse_with_cache_rules(key_only)) {
-        return "wg_pubkey";
-    }
-    for (const auto field : kOptionalFields) {
-        const auto it = entry.find(std::string(field));
-        if (it == entry.end()) {
-            continue;
-        }
-        auto probe = key_only;
-        probe[std::string(field)] = *it;
-        if (!parse_with_cache_rules(probe)) {
-            return std::string(field);
-        }
-    }
-    return "a field";
-}
+// Longest part of an unknown field's name shown back.
+constexpr std::size_t kMaxShownFieldBytes = 64;
 
 std::invalid_argument entry_error(std::size_t index, const std::string& what) {
     return std::invalid_argument("peer " + std::to_string(index + 1) + ": " + what);
 }
 
-Peer parse_entry(const nlohmann::json& entry, std::size_t index, const MeshAddressing& addressing) {
+// The entry as a peer, by the cache's own entry rules (so the two can never disagree) with
+// last_seen ignored. `hostname_note` is set when its hostname had to be dropped.
+Peer parse_entry(const nlohmann::json& entry, std::size_t index, const MeshAddressing& addressing,
+                 std::optional<std::string>& hostname_note) {
     if (!entry.is_object()) {
         throw entry_error(index, "not a JSON object");
     }
@@ -71,7 +42,8 @@ Peer parse_entry(const nlohmann::json& entry, std::size_t index, const MeshAddre
             known = known || name == field;
         }
         if (!known) {
-            throw entry_error(index, "unknown field \"" + name + "\"");
+            throw entry_error(index,
+                              "unknown field \"" + terminal_safe(name, kMaxShownFieldBytes) + "\"");
         }
     }
     const auto key_it = entry.find("wg_pubkey");
@@ -83,24 +55,25 @@ Peer parse_entry(const nlohmann::json& entry, std::size_t index, const MeshAddre
             throw entry_error(index, "nat_type must be \"cone\", \"symmetric\" or \"unknown\"");
         }
     }
-    auto peer = parse_with_cache_rules(entry);
-    if (!peer) {
-        throw entry_error(index, "invalid " + invalid_field(entry));
+    auto parsed = parse_cache_entry(entry, LastSeenRule::kIgnored);
+    if (!parsed.peer) {
+        throw entry_error(index, parsed.reason);
     }
-    peer->last_seen = {};
-    if (peer->mesh_ip) {
-        if (!addressing.network_v4().contains(*peer->mesh_ip)) {
-            throw entry_error(index, "mesh_ip " + peer->mesh_ip->to_string() +
+    hostname_note = std::move(parsed.hostname_dropped);
+    Peer& peer = *parsed.peer;
+    if (peer.mesh_ip) {
+        if (!addressing.network_v4().contains(*peer.mesh_ip)) {
+            throw entry_error(index, "mesh_ip " + peer.mesh_ip->to_string() +
                                          " is outside the mesh network " +
                                          addressing.network_v4().to_string());
         }
     } else {
-        peer->mesh_ip = addressing.mesh_ip(peer->wg_pubkey);
+        peer.mesh_ip = addressing.mesh_ip(peer.wg_pubkey);
     }
-    if (!peer->mesh_ipv6) {
-        peer->mesh_ipv6 = addressing.mesh_ipv6(peer->wg_pubkey);
+    if (!peer.mesh_ipv6) {
+        peer.mesh_ipv6 = addressing.mesh_ipv6(peer.wg_pubkey);
     }
-    return std::move(*peer);
+    return std::move(peer);
 }
 
 std::string read_file(const std::filesystem::path& path) {
@@ -170,7 +143,13 @@ PeersFileContent parse_peers_file(std::string_view bytes, const MeshAddressing& 
     PeersFileContent content;
     std::unordered_set<wg::Key> seen;
     for (std::size_t i = 0; i < json->size(); ++i) {
-        auto peer = parse_entry((*json)[i], i, addressing);
+        std::optional<std::string> hostname_note;
+        auto peer = parse_entry((*json)[i], i, addressing, hostname_note);
+        if (hostname_note) {
+            content.notes.push_back("peer " + std::to_string(i + 1) + " (" +
+                                    peer.wg_pubkey.to_base64() +
+                                    "): hostname dropped: " + *hostname_note);
+        }
         if (!seen.insert(peer.wg_pubkey).second) {
             throw entry_error(i, "wg_pubkey " + peer.wg_pubkey.to_base64() + " appears twice");
         }
@@ -217,6 +196,7 @@ PeersFileReload PeersFileSource::reload() {
         }
     }
     good_ = std::move(content.peers);
+    report.notes = std::move(content.notes);
     push_locked(&report);
     report.ok = true;
     report.peers = good_.size();

@@ -25,16 +25,22 @@ inline constexpr std::size_t kMaxPeersFileJsonDepth = 16;
 struct PeersFileContent {
     std::vector<Peer> peers;    // in file order, mesh addresses filled in
     bool skipped_self = false;  // the file names this node (one file shared by all nodes)
+    // One line per peer kept without its invalid hostname: "peer 2 (KEY): hostname dropped:
+    // hostname contains the control character U+001B".
+    std::vector<std::string> notes;
 };
 
 // Strict and total: any byte string either parses or throws std::invalid_argument with a
 // one-line reason naming the entry and field. The top level must be a JSON array of at most
 // kMaxPeers objects. Each object takes only the cache's field names (wg_pubkey required;
 // hostname, mesh_ip, mesh_ipv6, endpoint, introducer, routable_networks, nat_type optional;
-// last_seen tolerated and ignored) and is validated by the cache's own entry parser; a
-// nat_type must be cone, symmetric or unknown; a key may appear once. mesh_ip and mesh_ipv6
-// are derived through `addressing` when absent; a given mesh_ip must lie in the mesh's IPv4
-// network. The entry with `local_key` is left out.
+// last_seen tolerated and ignored) and is validated by the cache's own entry parser
+// (parse_cache_entry()), whose reason the error carries; a nat_type must be cone, symmetric
+// or unknown (stricter than the cache: here an unknown word is a typo); a key may appear
+// once. An invalid hostname (hostname_problem()) is the exception to strictness: it is
+// dropped on its own, the peer kept, and `notes` says so. mesh_ip and mesh_ipv6 are derived
+// through `addressing` when absent; a given mesh_ip must lie in the mesh's IPv4 network.
+// The entry with `local_key` is left out. Error texts are terminal-safe.
 PeersFileContent parse_peers_file(std::string_view bytes, const MeshAddressing& addressing,
                                   const wg::Key& local_key);
 
@@ -45,6 +51,7 @@ struct PeersFileReload {
     std::size_t removed = 0;   // peers that left the file and the store
     std::size_t rejected = 0;  // refused by the store (full or invalid)
     std::vector<std::string> rejections;
+    std::vector<std::string> notes;  // PeersFileContent::notes of the file now in use
 };
 
 class PeersFileSource {

@@ -83,6 +83,23 @@ TEST_F(ControlMethodsTest, PeerAddValidatesDerivesAndStores) {
     EXPECT_EQ(result.at("mesh_ip"), addressing_.mesh_ip(key).to_string());
 }
 
+TEST_F(ControlMethodsTest, PeerAddKeepsTheHostnameOrDropsItAloneWithAWarning) {
+    auto result = call("peer.add", {{"wg_pubkey", kKeyA}, {"hostname", "路由器 edge-🚀"}});
+    EXPECT_FALSE(result.contains("warnings"));
+    EXPECT_EQ(store_.get(wg::Key::parse_or_throw(kKeyA))->hostname, "路由器 edge-🚀");
+
+    result = call("peer.add", {{"wg_pubkey", kKeyB}, {"hostname", "evil\x1b[2J"}});
+    EXPECT_TRUE(result.at("added").get<bool>()) << "a bad hostname never costs the peer";
+    ASSERT_EQ(result.at("warnings").size(), 1u);
+    const auto warning = result["warnings"][0].get<std::string>();
+    EXPECT_NE(warning.find("hostname dropped"), std::string::npos) << warning;
+    EXPECT_NE(warning.find("U+001B"), std::string::npos) << warning;
+    EXPECT_EQ(warning.find('\x1b'), std::string::npos) << warning;
+    const auto stored = store_.get(wg::Key::parse_or_throw(kKeyB));
+    ASSERT_TRUE(stored);
+    EXPECT_TRUE(stored->hostname.empty());
+}
+
 TEST_F(ControlMethodsTest, InvalidParamsAreRefusedWithAReason) {
     EXPECT_NE(error_of("peer.add", json::object()).find("wg_pubkey"), std::string::npos);
     EXPECT_NE(error_of("peer.add", {{"wg_pubkey", "nope"}}).find("wg_pubkey"), std::string::npos);

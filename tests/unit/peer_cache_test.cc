@@ -263,6 +263,49 @@ TEST_F(PeerCacheTest, RestoreCountsInvalidEntriesAndKeepsTheValidOnes) {
     EXPECT_EQ(report.restored, 1u);
     EXPECT_EQ(report.invalid, 3u);
     EXPECT_FALSE(report.moved_aside);
+    // Each skipped entry is named in the log: position, key as given, reason.
+    const auto logged = [&](const std::string& text) {
+        for (const auto& line : log_) {
+            if (line.find(text) != std::string::npos) {
+                return true;
+            }
+        }
+        return false;
+    };
+    EXPECT_TRUE(logged(R"(skipped peers[1] "nope": wg_pubkey is not a base64 WireGuard key)"));
+    EXPECT_TRUE(logged("skipped peers[2]: not a JSON object"));
+    EXPECT_TRUE(logged("skipped peers[3]: not a JSON object"));
+}
+
+TEST_F(PeerCacheTest, RestoreNamesTheFirstSkippedEntriesAndCountsTheRest) {
+    fs::create_directories(state_dir_);
+    std::string peers;
+    for (int i = 0; i < 12; ++i) {
+        peers += std::string(i ? "," : "") + R"({"wg_pubkey":")" + kKeyA + R"(","last_seen":"x"})";
+    }
+    peers += std::string(R"(,{"wg_pubkey":")") + kKeyB + R"(","hostname":"bell\u0007","last_seen":)" +
+             std::to_string(kNow) + "}";
+    write_text(state_dir_ / "wg0-peers.json", R"({"peers":[)" + peers + "]}");
+    auto c = cache();
+    PeerStore store([] { return at(kNow); });
+    const auto report = c.restore(store, at(kNow));
+    EXPECT_EQ(report.invalid, 12u);
+    EXPECT_EQ(report.restored, 1u);
+    EXPECT_EQ(report.hostnames_dropped, 1u);
+    EXPECT_TRUE(store.get(wg::Key::parse_or_throw(kKeyB))->hostname.empty());
+    std::size_t named = 0;
+    bool more = false;
+    bool hostname = false;
+    for (const auto& line : log_) {
+        named += line.find("last_seen is not an integer") != std::string::npos ? 1 : 0;
+        more = more || line.find("and 7 more") != std::string::npos;
+        hostname = hostname || (line.find("peers[12]") != std::string::npos &&
+                                line.find("control character U+0007") != std::string::npos);
+        EXPECT_EQ(line.find('\a'), std::string::npos) << line;
+    }
+    EXPECT_EQ(named, kEntryIssueLines);
+    EXPECT_TRUE(more);
+    EXPECT_TRUE(hostname);
 }
 
 TEST_F(PeerCacheTest, RestoreRespectsTheStoreCap) {
@@ -425,8 +468,7 @@ TEST(PeerCacheParser, RejectsBadFieldValuesPerEntry) {
         {"routable_networks", R"("10.0.0.0/8")"},
         {"routable_networks", R"([1])"},
         {"introducer", R"("yes")"},
-        {"hostname", R"("a b")"},
-        {"hostname", "5"},
+        {"nat_type", "5"},
         {"last_seen", "-1"},
         {"last_seen", "1.5"},
         {"last_seen", R"("1700000000")"},
@@ -441,9 +483,17 @@ TEST(PeerCacheParser, RejectsBadFieldValuesPerEntry) {
         EXPECT_EQ(doc.invalid, 1u) << field << "=" << value;
         EXPECT_TRUE(doc.peers.empty()) << field << "=" << value;
     }
+    // Liberal about nat_type words: one we cannot interpret is "unknown", the peer stays.
     const auto ok = parse_peer_cache(entry_with("nat_type", R"("port-restricted")"));
     ASSERT_EQ(ok.peers.size(), 1u);
     EXPECT_EQ(ok.peers[0].nat_type, NatType::kUnknown);
+    const auto empty = parse_peer_cache(entry_with("nat_type", R"("")"));
+    ASSERT_EQ(empty.peers.size(), 1u);
+    EXPECT_EQ(empty.peers[0].nat_type, NatType::kNotReported);
+    // A hostname the old rule refused: kept now.
+    const auto spaced = parse_peer_cache(entry_with("hostname", R"("a b")"));
+    ASSERT_EQ(spaced.peers.size(), 1u);
+    EXPECT_EQ(spaced.peers[0].hostname, "a b");
 }
 
 TEST(PeerCacheParser, WholeDocumentErrors) {

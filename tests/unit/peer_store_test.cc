@@ -241,16 +241,38 @@ TEST(PeerStore, RejectsInvalidPeersAndMethods) {
     Peer bad_endpoint = peer_n(1);
     bad_endpoint.endpoint = SocketAddress{IpAddress::v4(0, 0, 0, 0), 51820};
     EXPECT_EQ(store.update(bad_endpoint, "dht").result, UpdateResult::kRejectedInvalid);
-    Peer bad_host = peer_n(1);
-    bad_host.hostname = "evil\nhost";
-    EXPECT_EQ(store.update(bad_host, "dht").result, UpdateResult::kRejectedInvalid);
-    Peer long_host = peer_n(1);
-    long_host.hostname = std::string(254, 'a');
-    EXPECT_EQ(store.update(long_host, "dht").result, UpdateResult::kRejectedInvalid);
     EXPECT_EQ(store.update(peer_n(1), "").result, UpdateResult::kRejectedInvalid);
     EXPECT_EQ(store.update(peer_n(1), "bad method").result, UpdateResult::kRejectedInvalid);
     EXPECT_EQ(store.update(peer_n(1), std::string(65, 'a')).result, UpdateResult::kRejectedInvalid);
     EXPECT_EQ(store.size(), 0u);
+}
+
+TEST(PeerStore, AnInvalidHostnameIsDroppedNeverThePeer) {
+    PeerStore store;
+    const std::pair<std::string, std::string> bad[] = {
+        {"evil\nhost", "control character U+000A"},
+        {std::string(254, 'a'), "254 bytes"},
+        {"bad\xff", "not valid UTF-8"},
+        {"c1\xc2\x9b", "control character U+009B"},
+    };
+    for (std::size_t i = 0; i < std::size(bad); ++i) {
+        Peer p = peer_n(static_cast<std::uint8_t>(i + 1));
+        p.hostname = bad[i].first;
+        const auto outcome = store.update(p, "dht");
+        EXPECT_EQ(outcome.result, UpdateResult::kAdded) << outcome.reason;
+        EXPECT_NE(outcome.note.find(bad[i].second), std::string::npos) << outcome.note;
+        EXPECT_TRUE(store.get(p.wg_pubkey)->hostname.empty());
+    }
+    // A known peer keeps its good hostname when an update brings a bad one.
+    Peer p = peer_n(9);
+    p.hostname = "路由器 edge";
+    ASSERT_TRUE(store.update(p, "dht").accepted());
+    EXPECT_TRUE(store.update(p, "dht").note.empty());
+    p.hostname = "evil\x1b[2J";
+    const auto outcome = store.update(p, "dht");
+    EXPECT_EQ(outcome.result, UpdateResult::kUpdated);
+    EXPECT_FALSE(outcome.note.empty());
+    EXPECT_EQ(store.get(p.wg_pubkey)->hostname, "路由器 edge");
 }
 
 TEST(PeerStore, ActiveAndStaleWindows) {

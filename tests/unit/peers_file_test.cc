@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mesh/derived_keys.h"
+#include "mesh/terminal_text.h"
 
 namespace wgmesh::mesh {
 namespace {
@@ -100,21 +101,25 @@ TEST_F(PeersFileTest, RejectsHostileAndMalformedInputWithAReason) {
         {"[1]", "not a JSON object"},
         {R"([{"endpoint": "192.0.2.1:1"}])", "wg_pubkey"},
         {R"([{"wg_pubkey": 5}])", "wg_pubkey"},
-        {R"([{"wg_pubkey": "bad"}])", "invalid wg_pubkey"},
+        {R"([{"wg_pubkey": "bad"}])", "peer 1: wg_pubkey is not a base64 WireGuard key"},
         {R"([{"wg_pubkey": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}])", "wg_pubkey"},
-        {R"([{"wg_pubkey": ")" + a + R"(", "endpoint": "nohost"}])", "invalid endpoint"},
+        {R"([{"wg_pubkey": ")" + a + R"(", "endpoint": "nohost"}])",
+         "endpoint is not an IP:port address"},
         {R"([{"wg_pubkey": ")" + a + R"(", "endpoint": "192.0.2.1:0"}])", "endpoint"},
-        {R"([{"wg_pubkey": ")" + a + R"(", "mesh_ip": "fd00::1"}])", "invalid mesh_ip"},
+        {R"([{"wg_pubkey": ")" + a + R"(", "mesh_ip": "fd00::1"}])",
+         "mesh_ip is not an IPv4 address"},
         {R"([{"wg_pubkey": ")" + a + R"(", "mesh_ip": "192.0.2.1"}])", "outside the mesh"},
-        {R"([{"wg_pubkey": ")" + a + R"(", "mesh_ipv6": "10.0.0.1"}])", "invalid mesh_ipv6"},
+        {R"([{"wg_pubkey": ")" + a + R"(", "mesh_ipv6": "10.0.0.1"}])",
+         "mesh_ipv6 is not an IPv6 address"},
         {R"([{"wg_pubkey": ")" + a + R"(", "routable_networks": "10.0.0.0/8"}])",
-         "invalid routable_networks"},
-        {R"([{"wg_pubkey": ")" + a + R"(", "routable_networks": ["10.0.0.0/33"]}])",
-         "invalid routable_networks"},
-        {R"([{"wg_pubkey": ")" + a + R"(", "introducer": "yes"}])", "invalid introducer"},
-        {R"([{"wg_pubkey": ")" + a + R"(", "hostname": "a\u0001b"}])", "invalid hostname"},
+         "routable_networks is not a list"},
+        {R"([{"wg_pubkey": ")" + a + R"(", "routable_networks": ["10.0.0.0/8", "10.0.0.0/33"]}])",
+         "routable_networks[1] is not a CIDR"},
+        {R"([{"wg_pubkey": ")" + a + R"(", "introducer": "yes"}])",
+         "introducer is not true or false"},
         {R"([{"wg_pubkey": ")" + a + R"(", "nat_type": "full-cone"}])", "nat_type"},
         {R"([{"wg_pubkey": ")" + a + R"(", "endpiont": "192.0.2.1:1"}])", "unknown field"},
+        {R"([{"wg_pubkey": ")" + a + R"(", "x\u001b[2J": 1}])", "unknown field \"x\\x1b[2J\""},
         {R"([{"wg_pubkey": ")" + a + R"("}, {"wg_pubkey": ")" + a + R"("}])", "appears twice"},
         {std::string(100000, '['), "nested"},
         {"[\"\xff\"]", "JSON"},
@@ -123,7 +128,35 @@ TEST_F(PeersFileTest, RejectsHostileAndMalformedInputWithAReason) {
         const auto error = error_of(c.text);
         EXPECT_NE(error.find(c.reason), std::string::npos)
             << "input " << c.text.substr(0, 80) << " gave '" << error << "'";
+        EXPECT_TRUE(is_valid_utf8(error) && error.find('\x1b') == std::string::npos)
+            << "error text echoes raw bytes: " << terminal_safe(error);
     }
+}
+
+TEST_F(PeersFileTest, AnyUtf8HostnameIsKeptAndAnInvalidOneDroppedWithTheReason) {
+    const std::string a = kKeyA;
+    const std::string b = kKeyB;
+    const auto content =
+        parse(R"([{"wg_pubkey": ")" + a + R"(", "hostname": "Büro-Router 路由器 🚀"},
+                                   {"wg_pubkey": ")" +
+              b + R"(", "hostname": "a\u0001b"}])");
+    ASSERT_EQ(content.peers.size(), 2u) << "a hostname never costs the peer";
+    EXPECT_EQ(content.peers[0].hostname, "Büro-Router 路由器 🚀");
+    EXPECT_TRUE(content.peers[1].hostname.empty());
+    ASSERT_EQ(content.notes.size(), 1u);
+    EXPECT_NE(content.notes[0].find("peer 2 (" + b + "): hostname dropped"), std::string::npos)
+        << content.notes[0];
+    EXPECT_NE(content.notes[0].find("U+0001"), std::string::npos) << content.notes[0];
+}
+
+TEST_F(PeersFileTest, NatTypeUnknownIsKeptAndAnUnknownWordIsATypo) {
+    const std::string a = kKeyA;
+    const auto content = parse(R"([{"wg_pubkey": ")" + a + R"(", "nat_type": "unknown"}])");
+    ASSERT_EQ(content.peers.size(), 1u);
+    EXPECT_EQ(content.peers[0].nat_type, NatType::kUnknown);
+    EXPECT_EQ(parse(R"([{"wg_pubkey": ")" + a + R"("}])").peers[0].nat_type, NatType::kNotReported);
+    EXPECT_NE(error_of(R"([{"wg_pubkey": ")" + a + R"(", "nat_type": "cnoe"}])").find("nat_type"),
+              std::string::npos);
 }
 
 TEST_F(PeersFileTest, RejectsMoreThanTheStoreCanHold) {
@@ -166,7 +199,7 @@ TEST_F(PeersFileSourceTest, ReloadAddsRemovesAndKeepsTheLastGoodSet) {
     write("[{\"wg_pubkey\": \"oops\"}]");
     result = source.reload();
     EXPECT_FALSE(result.ok);
-    EXPECT_NE(result.error.find("invalid wg_pubkey"), std::string::npos);
+    EXPECT_NE(result.error.find("wg_pubkey is not a base64 WireGuard key"), std::string::npos);
     EXPECT_NE(result.error.find("keeping the last good set of 2"), std::string::npos);
     EXPECT_EQ(store_.size(), 2u);
     EXPECT_EQ(source.keys().size(), 2u);
