@@ -4,8 +4,10 @@
 #include <ctime>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "mesh/peer_cache.h"
+#include "mesh/terminal_text.h"
 #include "netlink/interface_name.h"
 #include "tools/wgmesh/commands.h"
 #include "tools/wgmesh/flags.h"
@@ -61,6 +63,16 @@ std::int64_t unix_of(mesh::Clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+// `text` padded with spaces to `width` characters (UTF-8 code points, a fair stand-in for
+// terminal columns here).
+std::string pad(const std::string& text, std::size_t width) {
+    std::size_t characters = 0;
+    for (const char c : text) {
+        characters += (static_cast<unsigned char>(c) & 0xc0) != 0x80 ? 1 : 0;
+    }
+    return characters >= width ? text : text + std::string(width - characters, ' ');
+}
+
 void print_table(const mesh::PeerCache& cache, const mesh::CacheDocument& doc) {
     const auto now = mesh::Clock::now();
     std::cout << "Peer cache " << cache.path().string() << ": " << doc.peers.size()
@@ -77,10 +89,13 @@ void print_table(const mesh::PeerCache& cache, const mesh::CacheDocument& doc) {
     for (const auto& peer : doc.peers) {
         const std::string last_seen =
             utc_time(unix_of(peer.last_seen)) + " (" + age(peer.last_seen, now) + ")";
-        std::printf("%-44s  %-15s  %-45s  %-20s  %s\n", peer.wg_pubkey.to_base64().c_str(),
+        // The hostname is whatever the peer calls itself: escaped, it cannot drive the terminal.
+        const std::string hostname =
+            pad(peer.hostname.empty() ? "-" : mesh::terminal_safe(peer.hostname), 20);
+        std::printf("%-44s  %-15s  %-45s  %s  %s\n", peer.wg_pubkey.to_base64().c_str(),
                     peer.mesh_ip ? peer.mesh_ip->to_string().c_str() : "-",
-                    peer.endpoint ? peer.endpoint->to_string().c_str() : "-",
-                    peer.hostname.empty() ? "-" : peer.hostname.c_str(), last_seen.c_str());
+                    peer.endpoint ? peer.endpoint->to_string().c_str() : "-", hostname.c_str(),
+                    last_seen.c_str());
         std::string extra;
         if (peer.mesh_ipv6) {
             extra += " ipv6=" + peer.mesh_ipv6->to_string();
@@ -94,12 +109,23 @@ void print_table(const mesh::PeerCache& cache, const mesh::CacheDocument& doc) {
         if (peer.introducer) {
             extra += " introducer";
         }
-        if (peer.nat_type != mesh::NatType::kUnknown) {
+        if (peer.nat_type != mesh::NatType::kNotReported) {
             extra += " nat=" + std::string(mesh::to_string(peer.nat_type));
         }
         if (!extra.empty()) {
             std::cout << "    " << extra.substr(1) << "\n";
         }
+    }
+}
+
+void print_issues(std::ostream& out, const std::vector<mesh::CacheEntryIssue>& recorded,
+                  std::size_t total, const std::string& headline) {
+    if (total == 0) {
+        return;
+    }
+    out << total << headline << "\n";
+    for (const auto& line : mesh::describe_entry_issues(recorded, total)) {
+        out << "  " << line << "\n";
     }
 }
 
@@ -136,7 +162,7 @@ int run_show(Args args) {
             }
             return 0;
         case mesh::CacheFileState::Status::kCorrupt:
-            throw std::runtime_error("peer cache " + cache.path().string() +
+            throw std::runtime_error("peer cache " + mesh::terminal_safe(cache.path().string()) +
                                      " is corrupt: " + state.error);
         case mesh::CacheFileState::Status::kOk:
             break;
@@ -148,11 +174,14 @@ int run_show(Args args) {
     } else {
         print_table(cache, doc);
     }
-    if (doc.invalid > 0) {
-        (json ? std::cerr : std::cout)
-            << doc.invalid << " invalid " << (doc.invalid == 1 ? "entry" : "entries")
-            << " skipped (the daemon skips them too)\n";
-    }
+    // With --json, stdout stays the file schema; what was left out goes to stderr.
+    std::ostream& notes = json ? std::cerr : std::cout;
+    print_issues(notes, doc.skipped, doc.invalid,
+                 " invalid " + std::string(doc.invalid == 1 ? "entry" : "entries") +
+                     " skipped (the daemon skips them too):");
+    print_issues(notes, doc.dropped_hostnames, doc.hostnames_dropped,
+                 " invalid " + std::string(doc.hostnames_dropped == 1 ? "hostname" : "hostnames") +
+                     " dropped, the peers kept (the daemon does the same):");
     return 0;
 }
 

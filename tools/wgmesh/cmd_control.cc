@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mesh/control_server.h"
+#include "mesh/terminal_text.h"
 #include "service/join_options.h"
 #include "tools/wgmesh/commands.h"
 #include "tools/wgmesh/flags.h"
@@ -76,7 +77,8 @@ std::string text_of(const nlohmann::json& json, const char* key) {
     if (it == json.end() || it->is_null()) {
         return "-";
     }
-    return it->is_string() ? it->get<std::string>() : it->dump();
+    // Strings come from peers (hostnames) and are shown escaped where a terminal would act.
+    return it->is_string() ? mesh::terminal_safe(it->get_ref<const std::string&>()) : it->dump();
 }
 
 std::string age(std::int64_t unix_seconds) {
@@ -230,6 +232,12 @@ int peer_add(Args args) {
     if (flags.has("json")) {
         std::cout << result->dump(2) << "\n";
     } else {
+        for (const auto& warning : result->value("warnings", nlohmann::json::array())) {
+            std::cerr << "wgmesh: warning: "
+                      << (warning.is_string() ? mesh::terminal_safe(warning.get<std::string>())
+                                              : warning.dump())
+                      << "\n";
+        }
         std::cout << (result->value("added", false) ? "added" : "updated") << " peer "
                   << text_of(*result, "wg_pubkey") << " (mesh ip " << text_of(*result, "mesh_ip")
                   << ")\n";

@@ -393,6 +393,9 @@ int Daemon::run() {
         for (const auto& rejection : result.rejections) {
             mesh::log_warning("peers file: peer " + rejection);
         }
+        for (const auto& note : result.notes) {
+            mesh::log_warning("peers file: " + note);
+        }
     };
     if (!options_.peers_file.empty()) {
         peers_file = std::make_unique<mesh::PeersFileSource>(options_.peers_file, store, addressing,
