@@ -7,7 +7,9 @@
 #include <string_view>
 
 #include "mesh/dandelion.h"
+#include "mesh/hostname.h"
 #include "mesh/peer_cache.h"
+#include "mesh/terminal_text.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace wgmesh::mesh;
@@ -15,6 +17,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const CacheDocument doc = parse_peer_cache(bytes);
     if (doc.error && !doc.peers.empty()) {
         std::abort();
+    }
+    // Error texts reach terminals and logs: never a raw byte of the input.
+    if (doc.error) {
+        if (!is_valid_utf8(*doc.error)) {
+            std::abort();
+        }
+        for (const char c : *doc.error) {
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+                std::abort();
+            }
+        }
+    }
+    // A hostname never costs the peer, and a kept one is always a valid one.
+    for (const Peer& peer : doc.peers) {
+        if (hostname_problem(peer.hostname)) {
+            std::abort();
+        }
     }
     const std::string again = serialize_peer_cache(doc.peers, Clock::time_point{});
     const CacheDocument reparsed = parse_peer_cache(again);
