@@ -17,7 +17,8 @@ constexpr std::uint32_t kMaxTracedNonce = 16;
 std::string signature_of(const Collision& collision) {
     std::string text = collision.mesh_ip.to_string() + "|" + collision.winner.to_base64();
     for (const auto& loser : collision.losers) {
-        text += "|" + loser.to_base64();
+        text += '|';
+        text += loser.to_base64();
     }
     return text;
 }

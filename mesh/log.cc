@@ -61,7 +61,9 @@ void log_line(LogLevel level, std::string_view message) {
     }
     std::string line;
     if (stderr_is_journal()) {
-        line = "<" + std::to_string(static_cast<int>(level)) + ">";
+        line += '<';
+        line += std::to_string(static_cast<int>(level));
+        line += '>';
     } else {
         const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
         std::tm tm{};

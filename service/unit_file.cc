@@ -38,7 +38,8 @@ void require_visible(std::string_view flag, std::string_view path) {
 std::string exec_start(const JoinOptions& options, std::string_view binary_path) {
     std::string line = escape_exec_argument(binary_path) + " join";
     for (const auto& argument : options.to_arguments()) {
-        line += " " + escape_exec_argument(argument);
+        line += ' ';
+        line += escape_exec_argument(argument);
     }
     return line;
 }
@@ -46,7 +47,8 @@ std::string exec_start(const JoinOptions& options, std::string_view binary_path)
 std::string read_write_paths(const JoinOptions& options) {
     std::string paths = escape_specifiers(kDefaultStateDir);
     if (options.state_dir != kDefaultStateDir) {
-        paths += " " + escape_specifiers(options.state_dir);
+        paths += ' ';
+        paths += escape_specifiers(options.state_dir);
     }
     return paths + " " + std::string(kWritableSysctls);
 }

@@ -85,8 +85,12 @@ wg::DeviceConfig make_config(std::size_t peers, const wg::Key& psk) {
 
 std::string allowed_ips_text(const wg::PeerConfig& peer) {
     std::string text;
-    for (const auto& prefix : peer.allowed_ips)
-        text += (text.empty() ? "" : ",") + prefix.to_string();
+    for (const auto& prefix : peer.allowed_ips) {
+        if (!text.empty()) {
+            text += ',';
+        }
+        text += prefix.to_string();
+    }
     return text;
 }
 

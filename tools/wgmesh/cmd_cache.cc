@@ -103,7 +103,10 @@ void print_table(const mesh::PeerCache& cache, const mesh::CacheDocument& doc) {
         if (!peer.routable_networks.empty()) {
             extra += " networks=";
             for (std::size_t i = 0; i < peer.routable_networks.size(); ++i) {
-                extra += (i ? "," : "") + peer.routable_networks[i].to_string();
+                if (i > 0) {
+                    extra += ',';
+                }
+                extra += peer.routable_networks[i].to_string();
             }
         }
         if (peer.introducer) {
