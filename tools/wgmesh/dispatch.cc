@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "mesh/version.h"
 #include "tools/wgmesh/commands.h"
 #include "tools/wgmesh/flags.h"
 
@@ -32,7 +33,8 @@ constexpr Command kCommands[] = {
 
 void print_usage(std::FILE* out) {
     std::fputs(
-        "Usage: wgmesh COMMAND [FLAGS]\n\n"
+        "Usage: wgmesh COMMAND [FLAGS]\n"
+        "       wgmesh --version\n\n"
         "Keeps one WireGuard mesh node's peers, addresses, routes and forwarding rules\n"
         "right, talking to the kernel through netlink and nftables.\n\nCommands:\n",
         out);
@@ -54,6 +56,10 @@ int run_wgmesh(Args args) {
     const std::string& name = args.front();
     if (name == "--help" || name == "-h" || name == "help") {
         print_usage(stdout);
+        return 0;
+    }
+    if (name == "--version") {
+        std::cout << "wgmesh " << mesh::version() << "\n";
         return 0;
     }
     for (const auto& command : kCommands) {

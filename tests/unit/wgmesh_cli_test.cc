@@ -1,0 +1,69 @@
+// The wgmesh binary's top level: --version, --help and unknown commands.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+
+#include "tests/support/process.h"
+
+namespace wgmesh {
+namespace {
+
+using test::run_command;
+
+TEST(WgmeshCli, VersionIsOneLineOnStdout) {
+    const auto result = run_command({WGMESH_BINARY, "--version"});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_TRUE(std::regex_match(result.out, std::regex("wgmesh [0-9]+\\.[0-9]+\\.[0-9]+\n")))
+        << result.out;
+    EXPECT_EQ(result.err, "");
+}
+
+TEST(WgmeshCli, HelpNamesVersionAndEveryCommandAndEndsWithANewline) {
+    const auto result = run_command({WGMESH_BINARY, "--help"});
+    EXPECT_EQ(result.exit_code, 0);
+    EXPECT_NE(result.out.find("wgmesh --version"), std::string::npos) << result.out;
+    for (const char* command : {"join", "derive", "status", "cache", "routes", "service"}) {
+        EXPECT_NE(result.out.find(std::string("\n  ") + command + " "), std::string::npos)
+            << command;
+    }
+    ASSERT_FALSE(result.out.empty());
+    EXPECT_EQ(result.out.back(), '\n');
+}
+
+// Every command's --help text ends with a newline, so the shell prompt starts on its own line.
+TEST(WgmeshCli, EveryHelpTextEndsWithANewline) {
+    const std::vector<std::vector<std::string>> helps = {{"join", "--help"},
+                                                         {"derive", "--help"},
+                                                         {"status", "--help"},
+                                                         {"peers", "--help"},
+                                                         {"peer", "--help"},
+                                                         {"cache", "--help"},
+                                                         {"routes", "--help"},
+                                                         {"cleanup", "--help"},
+                                                         {"service", "--help"},
+                                                         {"service", "unit", "--help"},
+                                                         {"service", "install", "--help"},
+                                                         {"service", "uninstall", "--help"},
+                                                         {"service", "status", "--help"}};
+    for (const auto& args : helps) {
+        std::vector<std::string> argv = {WGMESH_BINARY};
+        argv.insert(argv.end(), args.begin(), args.end());
+        const auto result = run_command(argv);
+        const std::string name = args.size() > 2 ? args[0] + " " + args[1] : args[0];
+        EXPECT_EQ(result.exit_code, 0) << name << ": " << result.err;
+        ASSERT_FALSE(result.out.empty()) << name;
+        EXPECT_EQ(result.out.back(), '\n') << name;
+        EXPECT_NE(result.out.substr(result.out.size() - 2), "\n\n")
+            << name << " ends with a blank line";
+    }
+}
+
+TEST(WgmeshCli, UnknownCommandFailsWithTheUsage) {
+    const auto result = run_command({WGMESH_BINARY, "frobnicate"});
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_NE(result.err.find("unknown command 'frobnicate'"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace wgmesh
