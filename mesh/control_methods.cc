@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "mesh/peers_file.h"
+#include "mesh/version.h"
 
 namespace wgmesh::mesh {
 namespace {
@@ -91,7 +92,9 @@ nlohmann::json ControlMethods::status() const {
         confirmed += entry.confirmed ? 1 : 0;
     }
     nlohmann::json status = {
+        {"version", version()},
         {"interface", context_.interface},
+        {"mesh_id", context_.mesh_id},
         {"public_key", context_.public_key.to_base64()},
         {"listen_port", context_.listen_port},
         {"mesh_network", context_.addressing->network_v4().to_string()},

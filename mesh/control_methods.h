@@ -33,6 +33,7 @@ struct InterfaceHealth {
 // thread of its own).
 struct ControlContext {
     std::string interface;
+    std::string mesh_id;  // DerivedKeys::mesh_id(): which mesh the secret gave
     wg::Key public_key;
     std::uint16_t listen_port = 0;
     PeerStore* store = nullptr;

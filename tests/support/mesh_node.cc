@@ -56,7 +56,7 @@ std::set<std::string> interface_addresses(const TestNamespace& ns, const std::st
 }  // namespace
 
 const mesh::MeshAddressing& test_addressing() {
-    static const std::string secret = mesh::parse_secret(kMeshSecret);
+    static const std::string secret = mesh::parse_secret(kMeshSecret).value;
     static const mesh::MeshAddressing instance(secret, mesh::derive_keys(secret));
     return instance;
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "mesh/derived_keys.h"
+#include "mesh/version.h"
 
 namespace wgmesh::mesh {
 namespace {
@@ -26,6 +27,7 @@ class ControlMethodsTest : public ::testing::Test {
           cache_(dir_, "wgtest") {
         ControlContext context;
         context.interface = "wgtest";
+        context.mesh_id = "0123456789ab";
         context.public_key = wg::Key::parse_or_throw(kLocal);
         context.listen_port = 51820;
         context.store = &store_;
@@ -162,6 +164,8 @@ TEST_F(ControlMethodsTest, StatusReportsIdentityCountsCycleAndEpoch) {
     cycle_ = report;
     const auto status = call("status");
     EXPECT_EQ(status["interface"], "wgtest");
+    EXPECT_EQ(status["mesh_id"], "0123456789ab");
+    EXPECT_EQ(status["version"], std::string(version()));
     EXPECT_EQ(status["public_key"], kLocal);
     EXPECT_EQ(status["mesh_ip"], addressing_.mesh_ip(wg::Key::parse_or_throw(kLocal)).to_string());
     EXPECT_EQ(status["peers"]["known"], 1);

@@ -1,5 +1,5 @@
 // The daemon's small parts that need no privileges: node key file, interface state file,
-// --reconcile-interval, the secret's intake and environment scrubbing.
+// --reconcile-interval.
 #include "tools/wgmesh/daemon_support.h"
 
 #include <gtest/gtest.h>
@@ -109,41 +109,6 @@ TEST(ReconcileInterval, AcceptsSecondsAndMillisecondsWithinBounds) {
          {"", "s", "ms", "-1s", "0", "10ms", "2h", "99999999999999999999", "1.5s", "5 s", "5m"}) {
         EXPECT_THROW(cli::parse_interval(bad), cli::UsageError) << bad;
     }
-}
-
-class SecretIntake : public ::testing::Test {
-  protected:
-    ~SecretIntake() override { ::unsetenv("WGMESH_SECRET"); }
-    static cli::Flags flags(const std::vector<std::string>& args) {
-        static const std::vector<cli::FlagSpec> specs = {{"secret", "S", ""},
-                                                         {"secret-file", "F", ""}};
-        return cli::Flags(args, specs);
-    }
-};
-
-TEST_F(SecretIntake, EnvironmentIsReadAndScrubbed) {
-    ::setenv("WGMESH_SECRET", "from-the-environment-1234", 1);
-    EXPECT_EQ(cli::take_secret(flags({})), "from-the-environment-1234");
-    EXPECT_EQ(::getenv("WGMESH_SECRET"), nullptr);
-}
-
-TEST_F(SecretIntake, FileWinsAndTheEnvironmentIsScrubbedAnyway) {
-    TempDir dir;
-    fs::create_directories(dir.path());
-    const auto file = dir.path() / "secret";
-    std::ofstream(file) << "from-the-file-0123456789\n";
-    ::setenv("WGMESH_SECRET", "from-the-environment-1234", 1);
-    EXPECT_EQ(cli::take_secret(flags({"--secret-file", file.string()})),
-              "from-the-file-0123456789");
-    EXPECT_EQ(::getenv("WGMESH_SECRET"), nullptr);
-}
-
-TEST_F(SecretIntake, MissingOrAmbiguousSecretsAreUsageErrors) {
-    EXPECT_THROW(cli::take_secret(flags({})), cli::UsageError);
-    EXPECT_THROW(cli::take_secret(flags({"--secret", "a", "--secret-file", "/x"})),
-                 cli::UsageError);
-    EXPECT_EQ(cli::take_secret(flags({"--secret", "inline-secret-0123456"})),
-              "inline-secret-0123456");
 }
 
 }  // namespace

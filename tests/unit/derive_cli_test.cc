@@ -172,6 +172,20 @@ TEST_F(DeriveCli, SecretFromEnvironmentUriAndFlag) {
     EXPECT_NE(flagged.err.find("process list"), std::string::npos) << flagged.err;
 }
 
+// A secret pasted from a web page: the Go daemon's mesh, and a warning that says why.
+TEST_F(DeriveCli, SecretWithNoBreakSpacesGivesTheSameMeshAndAWarning) {
+    const std::string secret = secret_of(3);
+    ASSERT_EQ(::setenv("WGMESH_SECRET", ("\u00a0" + secret + "\u00a0\n").c_str(), 1), 0);
+    const auto result = run_command({WGMESH_BINARY, "derive", "--json"});
+    ::unsetenv("WGMESH_SECRET");
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const auto json = nlohmann::json::parse(result.out);
+    EXPECT_EQ(json["mesh_id"], kKeyVectors[3].mesh_id);
+    EXPECT_EQ(json["psk"], kKeyVectors[3].psk);
+    EXPECT_NE(result.err.find("Unicode spaces"), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find(secret), std::string::npos) << "the warning shows the secret";
+}
+
 TEST_F(DeriveCli, HumanReadableOutputNamesEveryField) {
     const auto result = run_command({WGMESH_BINARY, "derive", "--secret-file", secret_file(0),
                                      "--pubkey", kAddressVectors[0].pubkey});

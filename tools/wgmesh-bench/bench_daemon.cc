@@ -149,7 +149,7 @@ class CycleLink {
 
 void bench_cycle(const BenchOptions& options, BenchReport& report) {
     const std::size_t peers = options.quick ? 100 : kPeers;
-    const std::string secret = mesh::parse_secret(kSecret);
+    const std::string secret = mesh::parse_secret(kSecret).value;
     const auto keys = mesh::derive_keys(secret);
     const mesh::MeshAddressing addressing(secret, keys);
     const wg::Key local_private = bench_private_key(0);

@@ -88,6 +88,7 @@ std::string age(std::int64_t unix_seconds) {
 
 void print_status(const nlohmann::json& status) {
     std::cout << "interface:   " << text_of(status, "interface") << "\n"
+              << "mesh id:     " << text_of(status, "mesh_id") << "\n"
               << "public key:  " << text_of(status, "public_key") << "\n"
               << "mesh ip:     " << text_of(status, "mesh_ip");
     if (status.contains("mesh_ipv6")) {

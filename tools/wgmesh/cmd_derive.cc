@@ -1,12 +1,6 @@
 // `wgmesh derive`: the keys and addresses a secret gives (SPEC sections 3 and 13), for
 // operators checking a mesh and for scripts (`--json` is stable).
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <array>
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -16,19 +10,15 @@
 
 #include "mesh/derived_keys.h"
 #include "mesh/mesh_address.h"
-#include "mesh/secret.h"
 #include "tools/wgmesh/commands.h"
 #include "tools/wgmesh/flags.h"
+#include "tools/wgmesh/secret_source.h"
 #include "wg/encoding.h"
 #include "wg/key.h"
 
 namespace wgmesh::cli {
 
 namespace {
-
-// A secret is a line of text; a file far larger than that is a mistake, not a secret.
-constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
-constexpr const char* kSecretEnv = "WGMESH_SECRET";
 
 const FlagSpec kDeriveFlags[] = {
     {"secret", "S", "the mesh secret (visible in the process list: prefer the others)"},
@@ -40,64 +30,13 @@ const FlagSpec kDeriveFlags[] = {
 };
 
 void print_usage() {
-    std::cout << "Usage: wgmesh derive (--secret S | --secret-file F | env " << kSecretEnv
+    std::cout << "Usage: wgmesh derive (--secret S | --secret-file F | env "
+              << service::kSecretVariable
               << ")\n"
                  "                     [--pubkey K] [--nonce N] [--mesh-subnet CIDR] [--json]\n\n"
                  "Prints the keys derived from a mesh secret and, with --pubkey, the mesh\n"
                  "addresses of a node. Byte fields are lowercase hex.\n\nFlags:\n"
               << describe_flags(kDeriveFlags);
-}
-
-std::string read_secret_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        throw std::runtime_error("cannot open secret file " + path + ": " + std::strerror(errno));
-    }
-    std::string content;
-    std::array<char, 4096> buffer{};
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            const int error = errno;
-            ::close(fd);
-            throw std::runtime_error("cannot read secret file " + path + ": " +
-                                     std::strerror(error));
-        }
-        if (n == 0) {
-            break;
-        }
-        content.append(buffer.data(), static_cast<std::size_t>(n));
-        if (content.size() > kMaxSecretFileBytes) {
-            ::close(fd);
-            throw std::runtime_error("secret file " + path + " is larger than " +
-                                     std::to_string(kMaxSecretFileBytes) + " bytes");
-        }
-    }
-    ::close(fd);
-    return content;
-}
-
-std::string secret_from(const Flags& flags) {
-    if (flags.has("secret") && flags.has("secret-file")) {
-        throw UsageError("give the secret once: --secret or --secret-file, not both");
-    }
-    if (auto secret = flags.value("secret")) {
-        std::cerr << "wgmesh derive: warning: --secret is visible to every user in the process "
-                     "list; use --secret-file or "
-                  << kSecretEnv << "\n";
-        return mesh::parse_secret(*secret);
-    }
-    if (auto path = flags.value("secret-file")) {
-        return mesh::parse_secret(read_secret_file(*path));
-    }
-    if (const char* env = std::getenv(kSecretEnv); env != nullptr) {
-        return mesh::parse_secret(env);
-    }
-    throw UsageError(std::string("no secret: give --secret-file F, set ") + kSecretEnv +
-                     ", or --secret S");
 }
 
 template <std::size_t N>
@@ -133,7 +72,9 @@ int run_derive(Args args) {
         throw UsageError("--nonce only changes the mesh address: it needs --pubkey");
     }
 
-    const std::string secret = secret_from(flags);
+    const std::string secret = take_secret(flags, {}, [](const std::string& text) {
+        std::cerr << "wgmesh derive: warning: " << text << "\n";
+    });
     const mesh::DerivedKeys keys = mesh::derive_keys(secret);
     const mesh::MeshAddressing addressing(secret, keys, custom_subnet);
 

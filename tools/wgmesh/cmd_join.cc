@@ -33,7 +33,6 @@
 #include "mesh/peer_store.h"
 #include "mesh/peers_file.h"
 #include "mesh/reconciler.h"
-#include "mesh/secret.h"
 #include "netlink/address.h"
 #include "netlink/atomic_file.h"
 #include "netlink/link.h"
@@ -45,6 +44,7 @@
 #include "tools/wgmesh/interface_repair.h"
 #include "tools/wgmesh/interface_state.h"
 #include "tools/wgmesh/join_flags.h"
+#include "tools/wgmesh/secret_source.h"
 #include "tools/wgmesh/swappable_device.h"
 #include "wg/device_factory.h"
 
@@ -427,6 +427,7 @@ int Daemon::run() {
 
     mesh::ControlContext context;
     context.interface = options_.interface;
+    context.mesh_id = keys.mesh_id();
     context.public_key = public_key;
     context.listen_port = options_.listen_port;
     context.store = &store;
@@ -541,7 +542,8 @@ int run_join(Args args) {
         socket = *path;
     }
     // Read, then wiped from the environment, before anything can be spawned.
-    std::string secret = mesh::parse_secret(take_secret(flags));
+    std::string secret =
+        take_secret(flags, {}, [](const std::string& text) { mesh::log_warning(text); });
     Daemon daemon(std::move(options), std::move(secret), std::move(socket), interval);
     return daemon.run();
 }

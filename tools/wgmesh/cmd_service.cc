@@ -1,18 +1,12 @@
 #include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "mesh/secret.h"
 #include "service/installer.h"
 #include "service/process_executor.h"
 #include "service/service_paths.h"
@@ -20,13 +14,12 @@
 #include "tools/wgmesh/commands.h"
 #include "tools/wgmesh/flags.h"
 #include "tools/wgmesh/join_flags.h"
+#include "tools/wgmesh/secret_source.h"
 
 namespace wgmesh::cli {
 
 namespace {
 
-// A secret is a short string; anything larger is not one.
-constexpr std::size_t kMaxSecretInputBytes = 64 * 1024;
 // `wgmesh service status` exits like `systemctl is-active`: 0 active, 3 otherwise.
 constexpr int kExitNotActive = 3;
 
@@ -80,49 +73,6 @@ std::string binary_path(const Flags& flags) {
     return ec ? std::string(service::kDefaultBinary) : self.string();
 }
 
-std::string read_limited(std::istream& in, const std::string& what) {
-    std::string text;
-    char buffer[4096];
-    while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
-        text.append(buffer, static_cast<std::size_t>(in.gcount()));
-        if (text.size() > kMaxSecretInputBytes) {
-            throw std::runtime_error(what + " is larger than " +
-                                     std::to_string(kMaxSecretInputBytes) +
-                                     " bytes: not a mesh secret");
-        }
-    }
-    return text;
-}
-
-// --secret-file, else $WGMESH_SECRET, else stdin when it is not a terminal. The variable is
-// removed first so that no program we start (systemctl) inherits it.
-std::string read_secret(const Flags& flags) {
-    std::string raw;
-    const std::string variable(service::kSecretVariable);
-    std::optional<std::string> from_env;
-    if (char* value = std::getenv(variable.c_str())) {
-        from_env = value;
-        // unsetenv() alone would leave the bytes readable in /proc/<pid>/environ.
-        explicit_bzero(value, std::strlen(value));
-        unsetenv(variable.c_str());
-    }
-    if (const auto file = flags.value("secret-file")) {
-        std::ifstream in(*file, std::ios::binary);
-        if (!in) {
-            throw std::runtime_error("cannot read the secret file " + *file);
-        }
-        raw = read_limited(in, *file);
-    } else if (from_env) {
-        raw = std::move(*from_env);
-    } else if (isatty(STDIN_FILENO) == 0) {
-        raw = read_limited(std::cin, "standard input");
-    } else {
-        throw UsageError("no mesh secret: pass --secret-file FILE, set " + variable +
-                         ", or pipe it on standard input");
-    }
-    return mesh::parse_secret(raw);
-}
-
 std::filesystem::path root_of(const Flags& flags) {
     const auto root = flags.value("root");
     if (!root) {
@@ -160,7 +110,9 @@ int run_install(const Flags& flags) {
     if (!flags.has("root") && access(binary.c_str(), X_OK) != 0) {
         throw UsageError("--binary '" + binary + "' is not an executable file");
     }
-    const std::string secret = read_secret(flags);
+    const std::string secret = take_secret(
+        flags, {.standard_input = true},
+        [](const std::string& text) { std::cerr << "wgmesh service: warning: " << text << "\n"; });
     service::ProcessExecutor executor;
     service::ServiceInstaller installer(executor, root_of(flags), mode_of(flags));
     const bool start = !flags.has("no-start") && !flags.has("root");

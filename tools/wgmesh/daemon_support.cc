@@ -26,46 +26,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::size_t kMaxSecretFileBytes = 4096;
 constexpr auto kWakerPoll = 250ms;
 
 std::system_error errno_error(const std::string& what) {
     return std::system_error(errno, std::generic_category(), what);
-}
-
-std::string read_secret_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        throw std::system_error(errno, std::generic_category(), "cannot open secret file " + path);
-    }
-    std::string data(kMaxSecretFileBytes + 1, '\0');
-    std::size_t size = 0;
-    while (size < data.size()) {
-        const ssize_t n = ::read(fd, data.data() + size, data.size() - size);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            if (n < 0) {
-                const int err = errno;
-                ::close(fd);
-                throw std::system_error(err, std::generic_category(),
-                                        "cannot read secret file " + path);
-            }
-            break;
-        }
-        size += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-    if (size > kMaxSecretFileBytes) {
-        throw UsageError("secret file " + path + " is larger than 4096 bytes");
-    }
-    data.resize(size);
-    // One line, as `echo SECRET > file` writes it; the secret parser trims spaces.
-    while (!data.empty() && (data.back() == '\n' || data.back() == '\r')) {
-        data.pop_back();
-    }
-    return data;
 }
 
 }  // namespace
@@ -198,34 +162,6 @@ std::chrono::milliseconds parse_interval(std::string_view text) {
                          "' is not a duration between 50ms and 3600s (e.g. 5s, 500ms)");
     }
     return interval;
-}
-
-std::string take_secret(const Flags& flags) {
-    std::string from_env;
-    if (char* value = ::getenv("WGMESH_SECRET")) {
-        from_env = value;
-        // Zero the bytes in the original environment block too: unsetenv() alone leaves
-        // them readable in /proc/<pid>/environ.
-        ::explicit_bzero(value, std::strlen(value));
-        ::unsetenv("WGMESH_SECRET");
-    }
-    const auto file = flags.value("secret-file");
-    const auto inline_secret = flags.value("secret");
-    if (file && inline_secret) {
-        throw UsageError("give the secret once: --secret-file or --secret, not both");
-    }
-    if (file) {
-        return read_secret_file(*file);
-    }
-    if (inline_secret) {
-        mesh::log_warning(
-            "--secret is visible in the process list; use WGMESH_SECRET or --secret-file");
-        return *inline_secret;
-    }
-    if (from_env.empty()) {
-        throw UsageError("no mesh secret: set WGMESH_SECRET, or use --secret-file FILE");
-    }
-    return from_env;
 }
 
 RecordingAddressSet::RecordingAddressSet(std::string interface, OnReplace on_replace)

@@ -87,12 +87,6 @@ class Watchdog {
 // "5s", "500ms" or a number of seconds; between 50 ms and 1 h. Throws UsageError.
 std::chrono::milliseconds parse_interval(std::string_view text);
 
-// The secret's text from --secret-file, --secret (with a warning) or WGMESH_SECRET, in that
-// order. WGMESH_SECRET is wiped (its bytes zeroed in place, then unset) in every case, so no
-// child process inherits it and /proc/<pid>/environ does not show it. Throws UsageError
-// when there is none or when both flags are given.
-std::string take_secret(const Flags& flags);
-
 // The kernel's AddressSet of the interface, telling `on_replace` about every change so the
 // interface state file lists what wgmesh added.
 class RecordingAddressSet : public netlink::AddressSet {
