@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "netlink/interface_name.h"
 #include "netlink/link.h"
 #include "netlink/socket.h"
+#include "netlink/unique_fd.h"
 #include "wg/kernel_backend.h"
 
 extern char** environ;
@@ -200,6 +202,81 @@ void wait_for_socket(const std::string& name, const DeviceOptions& options) {
     }
 }
 
+// True only when the socket file exists and nobody listens on it (ECONNREFUSED): the server
+// died without removing it (SIGKILL). A socket that is slow or busy is not stale.
+bool socket_is_stale(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(address.sun_path))
+        return false;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    const netlink::UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd)
+        return false;
+    return connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0 &&
+           errno == ECONNREFUSED;
+}
+
+// Which backend serves the existing link `link`, as far as options.backend allows.
+Backend adopted_backend(const std::string& name, const netlink::LinkInfo& link, bool socket_answers,
+                        const std::string& path, const DeviceOptions& options) {
+    const bool kernel_link = link.kind == "wireguard";
+    switch (options.backend) {
+        case BackendChoice::kUserspace:
+            if (socket_answers)
+                return Backend::kUserspace;
+            if (kernel_link) {
+                throw std::runtime_error(
+                    "interface " + name +
+                    " is a kernel WireGuard interface, but the userspace backend "
+                    "was chosen and nothing answers on " +
+                    path);
+            }
+            break;
+        case BackendChoice::kKernel:
+            if (kernel_link)
+                return Backend::kKernel;
+            if (socket_answers) {
+                throw std::runtime_error("interface " + name +
+                                         " is served by userspace WireGuard on " + path +
+                                         ", but the kernel backend was chosen");
+            }
+            break;
+        case BackendChoice::kAuto:
+            if (socket_answers)
+                return Backend::kUserspace;
+            if (kernel_link)
+                return Backend::kKernel;
+            break;
+    }
+    throw std::runtime_error("interface " + name + " exists but is not WireGuard (kind '" +
+                             link.kind + "') and no userspace implementation answers on " + path);
+}
+
+// Creates `name` with the backend options.backend allows; returns the one used.
+Backend create_interface(netlink::NetlinkSocket& rtnl, const std::string& name,
+                         const DeviceOptions& options) {
+    if (options.backend != BackendChoice::kUserspace) {
+        try {
+            netlink::create_link(rtnl, name, "wireguard");
+            return Backend::kKernel;
+        } catch (const std::system_error& e) {
+            if (e.code().value() != EOPNOTSUPP)
+                throw;
+            // "Unknown device type": this kernel has no WireGuard module.
+            if (options.backend == BackendChoice::kKernel) {
+                throw std::system_error(e.code(), "cannot create " + name +
+                                                      ": the kernel backend was chosen, but this "
+                                                      "kernel has no WireGuard (" +
+                                                      e.what() + ")");
+            }
+        }
+    }
+    start_userspace(name, options);
+    wait_for_socket(name, options);
+    return Backend::kUserspace;
+}
+
 std::unique_ptr<WireGuardDevice> open_backend(const std::string& name, Backend backend,
                                               const DeviceOptions& options) {
     if (backend == Backend::kUserspace)
@@ -209,6 +286,27 @@ std::unique_ptr<WireGuardDevice> open_backend(const std::string& name, Backend b
 
 }  // namespace
 
+std::optional<BackendChoice> parse_backend_choice(std::string_view text) {
+    for (const auto choice :
+         {BackendChoice::kAuto, BackendChoice::kKernel, BackendChoice::kUserspace}) {
+        if (text == backend_choice_name(choice))
+            return choice;
+    }
+    return std::nullopt;
+}
+
+std::string_view backend_choice_name(BackendChoice choice) {
+    switch (choice) {
+        case BackendChoice::kKernel:
+            return "kernel";
+        case BackendChoice::kUserspace:
+            return "userspace";
+        case BackendChoice::kAuto:
+            break;
+    }
+    return "auto";
+}
+
 Backend detect_backend(const std::string& name, const DeviceOptions& options) {
     netlink::require_valid_interface_name(name);
     return UapiDevice::socket_answers(socket_path(name, options)) ? Backend::kUserspace
@@ -217,6 +315,14 @@ Backend detect_backend(const std::string& name, const DeviceOptions& options) {
 
 std::unique_ptr<WireGuardDevice> open_device(const std::string& name,
                                              const DeviceOptions& options) {
+    switch (options.backend) {
+        case BackendChoice::kKernel:
+            return open_backend(name, Backend::kKernel, options);
+        case BackendChoice::kUserspace:
+            return open_backend(name, Backend::kUserspace, options);
+        case BackendChoice::kAuto:
+            break;
+    }
     return open_backend(name, detect_backend(name, options), options);
 }
 
@@ -228,33 +334,16 @@ EnsuredInterface ensure_interface(const std::string& name, const DeviceOptions& 
     EnsuredInterface result;
 
     if (const auto link = netlink::find_link(rtnl, name)) {
-        if (socket_answers) {
-            result.backend = Backend::kUserspace;
-        } else if (link->kind == "wireguard") {
-            result.backend = Backend::kKernel;
-        } else {
-            throw std::runtime_error("interface " + name + " exists but is not WireGuard (kind '" +
-                                     link->kind + "') and no userspace implementation answers on " +
-                                     path);
-        }
+        result.backend = adopted_backend(name, *link, socket_answers, path, options);
     } else {
-        if (socket_answers) {
-            // The socket directory is shared by every network namespace.
+        // The socket directory is shared by every network namespace; a kernel interface does
+        // not use it.
+        if (socket_answers && options.backend != BackendChoice::kKernel) {
             throw std::runtime_error("interface " + name + " does not exist here, but " + path +
                                      " is served by an interface of that name in another "
                                      "network namespace");
         }
-        try {
-            netlink::create_link(rtnl, name, "wireguard");
-            result.backend = Backend::kKernel;
-        } catch (const std::system_error& e) {
-            if (e.code().value() != EOPNOTSUPP)
-                throw;
-            // "Unknown device type": this kernel has no WireGuard module.
-            start_userspace(name, options);
-            wait_for_socket(name, options);
-            result.backend = Backend::kUserspace;
-        }
+        result.backend = create_interface(rtnl, name, options);
         result.created = true;
     }
     netlink::set_link_up(rtnl, name, true);
@@ -277,9 +366,10 @@ bool remove_interface(const std::string& name, const DeviceOptions& options) {
         }
     }
     netlink::delete_link(rtnl, name);
-    // A killed daemon leaves its socket behind; like wg(8), drop it once nobody answers.
+    // A killed daemon (now, or SIGKILLed before we were called) leaves its socket behind; like
+    // wg(8), drop it once nobody listens on it.
     const std::string path = socket_path(name, options);
-    if (!pids.empty() && !UapiDevice::socket_answers(path))
+    if (socket_is_stale(path))
         unlink(path.c_str());
     return existed || !pids.empty();
 }

@@ -13,7 +13,9 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "wg/device.h"
 #include "wg/uapi_backend.h"
@@ -22,7 +24,24 @@ namespace wgmesh::wg {
 
 enum class Backend { kKernel, kUserspace };
 
+// `--wireguard-backend`: which implementation ensure_interface() creates or adopts.
+//  - kAuto: like wg(8) and wg-quick(8): a link whose UAPI socket answers is userspace, a
+//    "wireguard" link is the kernel's; a new interface is the kernel's unless the kernel has
+//    no WireGuard, then the userspace program is started.
+//  - kUserspace: the userspace program even when the kernel has WireGuard (wg-quick's
+//    WG_QUICK_USERSPACE_IMPLEMENTATION); an existing link is adopted only if its UAPI socket
+//    answers.
+//  - kKernel: never starts a userspace program; an existing link must be a kernel WireGuard
+//    link, and a kernel without WireGuard is an error.
+enum class BackendChoice { kAuto, kKernel, kUserspace };
+
+inline constexpr std::string_view kBackendChoiceNames = "auto, kernel or userspace";
+// "auto", "kernel", "userspace"; nullopt for anything else.
+std::optional<BackendChoice> parse_backend_choice(std::string_view text);
+std::string_view backend_choice_name(BackendChoice choice);
+
 struct DeviceOptions {
+    BackendChoice backend = BackendChoice::kAuto;
     // Where userspace implementations put <iface>.sock (wireguard-go: /var/run/wireguard).
     std::string socket_directory = UapiDevice::kDefaultSocketDirectory;
     // `--userspace`: program name (looked up in PATH) or path.
@@ -33,6 +52,7 @@ struct DeviceOptions {
 
 // Like wg(8): the UAPI backend when <socket_directory>/<name>.sock accepts a connection,
 // else the kernel backend (which throws std::system_error ENOENT without the module).
+// detect_backend() always detects; open_device() opens options.backend when it is not kAuto.
 std::unique_ptr<WireGuardDevice> open_device(const std::string& name,
                                              const DeviceOptions& options = {});
 Backend detect_backend(const std::string& name, const DeviceOptions& options = {});
@@ -44,17 +64,20 @@ struct EnsuredInterface {
 };
 
 // Makes sure the WireGuard interface `name` exists in the current network namespace and is
-// up, and opens it:
+// up, and opens it (options.backend restricts each step to its backend):
 //  - an existing kernel WireGuard link, or a link whose UAPI socket answers, is adopted;
 //  - otherwise RTM_NEWLINK kind "wireguard" creates it;
 //  - when the kernel has no WireGuard (EOPNOTSUPP), options.userspace_program is started.
 // Throws std::system_error / std::runtime_error naming the interface: a link of that name that
-// is not WireGuard, a socket of that name owned by another namespace, a userspace program
+// is not WireGuard or not of the chosen backend, a socket of that name owned by another
+// namespace, a kernel without WireGuard when the kernel backend is chosen, a userspace program
 // that is missing, fails or does not answer within options.start_timeout.
 EnsuredInterface ensure_interface(const std::string& name, const DeviceOptions& options = {});
 
 // Deletes the interface (kernel link or userspace TUN) and stops the userspace process
-// serving it, if any. Returns false when there was nothing to remove.
+// serving it, if any, whatever options.backend says. Call it only for an interface you own:
+// its socket file, when nobody listens on it any more (a killed wireguard-go), is unlinked
+// like wg(8) does. Returns false when there was no link and no process to remove.
 bool remove_interface(const std::string& name, const DeviceOptions& options = {});
 
 }  // namespace wgmesh::wg

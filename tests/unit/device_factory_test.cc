@@ -1,5 +1,6 @@
 // Backend choice without privileges: a socket that answers means UAPI, anything else means
-// the kernel (which, without the module, is a clear error rather than a silent fallback).
+// the kernel (which, without the module, is a clear error rather than a silent fallback);
+// a backend chosen with --wireguard-backend is opened whatever the socket says.
 #include "wg/device_factory.h"
 
 #include <gtest/gtest.h>
@@ -78,11 +79,52 @@ TEST(DeviceFactory, StaleOrMissingSocketMeansKernel) {
     }
 }
 
+TEST(DeviceFactory, BackendChoiceNamesRoundTrip) {
+    for (const auto choice :
+         {BackendChoice::kAuto, BackendChoice::kKernel, BackendChoice::kUserspace}) {
+        EXPECT_EQ(parse_backend_choice(backend_choice_name(choice)), choice);
+    }
+    EXPECT_EQ(parse_backend_choice("auto"), BackendChoice::kAuto);
+    EXPECT_EQ(parse_backend_choice("kernel"), BackendChoice::kKernel);
+    EXPECT_EQ(parse_backend_choice("userspace"), BackendChoice::kUserspace);
+    for (const char* bad : {"", "Auto", "wireguard-go", "kernel ", "uapi"}) {
+        EXPECT_FALSE(parse_backend_choice(bad).has_value()) << bad;
+    }
+    EXPECT_EQ(DeviceOptions{}.backend, BackendChoice::kAuto);
+}
+
+TEST(DeviceFactory, ChosenBackendIsOpenedWhateverTheSocketSays) {
+    SocketDir dir;
+    dir.listen_for("wgt0");
+    DeviceOptions options;
+    options.socket_directory = dir.path();
+    options.backend = BackendChoice::kUserspace;
+    // No socket for wgt1: still the UAPI backend, whose calls then fail naming the socket.
+    const auto device = open_device("wgt1", options);
+    ASSERT_NE(dynamic_cast<UapiDevice*>(device.get()), nullptr);
+    // detect_backend() detects, like wg(8), whatever was chosen.
+    EXPECT_EQ(detect_backend("wgt0", options), Backend::kUserspace);
+    EXPECT_EQ(detect_backend("wgt1", options), Backend::kKernel);
+
+    options.backend = BackendChoice::kKernel;
+    try {
+        const auto kernel = open_device("wgt0", options);
+        EXPECT_NE(dynamic_cast<KernelDevice*>(kernel.get()), nullptr);
+    } catch (const std::system_error& e) {
+        // No WireGuard module: the genl family does not exist, and the error says so.
+        EXPECT_EQ(e.code().value(), ENOENT) << e.what();
+        EXPECT_NE(std::string(e.what()).find("wireguard"), std::string::npos) << e.what();
+    }
+}
+
 TEST(DeviceFactory, RejectsBadNames) {
     EXPECT_THROW(detect_backend("../x"), std::invalid_argument);
     EXPECT_THROW(open_device(""), std::invalid_argument);
     EXPECT_THROW(ensure_interface("name with space"), std::invalid_argument);
     EXPECT_THROW(remove_interface("waytoolonginterfacename"), std::invalid_argument);
+    DeviceOptions userspace;
+    userspace.backend = BackendChoice::kUserspace;
+    EXPECT_THROW(open_device("../x", userspace), std::invalid_argument);
 }
 
 }  // namespace
