@@ -162,6 +162,12 @@ void require_userspace(std::string_view program) {
     }
 }
 
+void require_wireguard_backend(std::string_view backend) {
+    if (backend != "auto" && backend != "kernel" && backend != "userspace") {
+        reject("wireguard-backend", backend, "must be one of auto, kernel, userspace");
+    }
+}
+
 std::string canonical_log_level(std::string_view level) {
     if (level == "warning") {
         return "warn";
@@ -267,6 +273,11 @@ void JoinOptions::set_userspace(std::string_view program) {
     userspace = std::string(program);
 }
 
+void JoinOptions::set_wireguard_backend(std::string_view backend) {
+    require_wireguard_backend(backend);
+    wireguard_backend = std::string(backend);
+}
+
 void JoinOptions::set_log_level(std::string_view level) {
     log_level = canonical_log_level(level);
 }
@@ -289,6 +300,7 @@ void JoinOptions::validate() const {
     require_route_table(route_table);
     require_route_protocol(route_protocol);
     require_userspace(userspace);
+    require_wireguard_backend(wireguard_backend);
     if (canonical_log_level(log_level) != log_level) {
         reject("log-level", log_level, "must be one of error, warn, info, debug");
     }
@@ -330,6 +342,9 @@ std::vector<std::string> JoinOptions::to_arguments() const {
     }
     if (userspace != kDefaultUserspace) {
         add("--userspace", userspace);
+    }
+    if (wireguard_backend != kDefaultWireguardBackend) {
+        add("--wireguard-backend", wireguard_backend);
     }
     if (log_level != kDefaultLogLevel) {
         add("--log-level", log_level);

@@ -19,6 +19,8 @@ inline constexpr std::string_view kDefaultStateDir = "/var/lib/wgmesh";
 inline constexpr std::uint32_t kDefaultRouteTable = 254;  // RT_TABLE_MAIN
 inline constexpr unsigned kDefaultRouteProtocol = 150;
 inline constexpr std::string_view kDefaultUserspace = "wireguard-go";
+// `--wireguard-backend`: auto (like wg-quick), kernel or userspace (see wg/device_factory.h).
+inline constexpr std::string_view kDefaultWireguardBackend = "auto";
 inline constexpr std::string_view kDefaultLogLevel = "info";
 inline constexpr unsigned kMaxMeshSubnetLength = 30;  // leaves at least two host addresses
 
@@ -36,7 +38,8 @@ struct JoinOptions {
     std::uint32_t route_table = kDefaultRouteTable;
     unsigned route_protocol = kDefaultRouteProtocol;
     std::string userspace = std::string(kDefaultUserspace);  // program name or absolute path
-    std::string log_level = std::string(kDefaultLogLevel);   // error | warn | info | debug
+    std::string wireguard_backend = std::string(kDefaultWireguardBackend);  // auto|kernel|userspace
+    std::string log_level = std::string(kDefaultLogLevel);  // error | warn | info | debug
 
     // Setters parse the flag's text; each throws std::invalid_argument naming the flag.
     void set_interface(std::string_view name);
@@ -48,6 +51,7 @@ struct JoinOptions {
     void set_route_table(std::string_view text);
     void set_route_protocol(std::string_view text);
     void set_userspace(std::string_view program);
+    void set_wireguard_backend(std::string_view backend);
     void set_log_level(std::string_view level);
 
     // The fields are public, so whoever consumes them (unit generation, the daemon) checks

@@ -196,6 +196,7 @@ TEST(JoinFlags, OptionsSurviveTheirOwnArguments) {
     options.set_route_table("77");
     options.set_route_protocol("200");
     options.set_userspace("boringtun-cli");
+    options.set_wireguard_backend("userspace");
     options.set_log_level("debug");
     const auto args = options.to_arguments();
     const auto specs = join_flag_specs();
@@ -206,6 +207,56 @@ TEST(JoinFlags, OptionsSurviveTheirOwnArguments) {
     defaults.set_interface("wg0");
     EXPECT_EQ(join_options_from_flags(Flags(only, specs)), defaults);
     EXPECT_EQ(defaults.to_arguments(), only);
+}
+
+TEST(JoinFlags, WireguardBackendIsOneOfThreeNamesAndOnlyANonDefaultIsWritten) {
+    const auto specs = join_flag_specs();
+    for (const std::string backend : {"auto", "kernel", "userspace"}) {
+        const std::vector<std::string> args = {"--interface", "wg0", "--wireguard-backend",
+                                               backend};
+        const auto options = join_options_from_flags(Flags(args, specs));
+        EXPECT_EQ(options.wireguard_backend, backend);
+        const auto written = options.to_arguments();
+        if (backend == service::kDefaultWireguardBackend) {
+            EXPECT_EQ(written, (std::vector<std::string>{"--interface", "wg0"}));
+        } else {
+            EXPECT_EQ(written, args);
+        }
+    }
+    for (const std::string bad : {"", "Kernel", "wireguard-go", "kernel ", "user space"}) {
+        const std::vector<std::string> args = {"--interface", "wg0", "--wireguard-backend", bad};
+        try {
+            join_options_from_flags(Flags(args, specs));
+            ADD_FAILURE() << "accepted '" << bad << "'";
+        } catch (const UsageError& e) {
+            EXPECT_EQ(std::string(e.what()).rfind("--wireguard-backend", 0), 0u) << e.what();
+            EXPECT_NE(std::string(e.what()).find("auto, kernel, userspace"), std::string::npos)
+                << e.what();
+        }
+    }
+    // Set directly, it is checked again.
+    service::JoinOptions options;
+    options.set_interface("wg0");
+    options.wireguard_backend = "fast";
+    EXPECT_THROW(options.validate(), std::invalid_argument);
+}
+
+TEST(JoinFlags, WireguardBackendIsInTheHelpAndTheUnit) {
+    const auto help = run_command(wgmesh({"join", "--help"}));
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_NE(help.out.find("--wireguard-backend"), std::string::npos) << help.out;
+    const auto unit =
+        run_command(wgmesh({"service", "unit", "--interface", "wg7", "--wireguard-backend",
+                            "userspace", "--binary", "/usr/bin/wgmesh"}));
+    ASSERT_EQ(unit.exit_code, 0) << unit.err;
+    EXPECT_NE(unit.out.find("ExecStart=/usr/bin/wgmesh join --interface wg7 --wireguard-backend "
+                            "userspace\n"),
+              std::string::npos)
+        << unit.out;
+    const auto bad = run_command(
+        wgmesh({"service", "unit", "--interface", "wg7", "--wireguard-backend", "boringtun"}));
+    EXPECT_NE(bad.exit_code, 0);
+    EXPECT_NE(bad.err.find("--wireguard-backend"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -120,6 +120,9 @@ int run_cleanup(Args args) {
     } else if (link) {
         std::cout << "interface "
                   << options.interface << " left in place (wgmesh did not create it)\n";
+    } else if (state && state->created) {
+        // The link is gone with its killed wireguard-go, whose socket file may be left.
+        wg::remove_interface(options.interface);
     }
     if (status == 0) {
         netlink::remove_file_if_exists(state_path);

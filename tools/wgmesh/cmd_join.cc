@@ -135,6 +135,8 @@ class Daemon {
 wg::DeviceOptions Daemon::device_options() const {
     wg::DeviceOptions device_options;
     device_options.userspace_program = options_.userspace;
+    // Validated with the options: one of the three names.
+    device_options.backend = wg::parse_backend_choice(options_.wireguard_backend).value();
     return device_options;
 }
 

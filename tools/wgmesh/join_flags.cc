@@ -28,6 +28,9 @@ std::vector<FlagSpec> join_flag_specs() {
         {"userspace", "PROG",
          "userspace WireGuard when the kernel has none (default " +
              std::string(service::kDefaultUserspace) + ")"},
+        {"wireguard-backend", "B",
+         "auto (kernel if it has WireGuard, else --userspace), kernel or userspace (default " +
+             std::string(service::kDefaultWireguardBackend) + ")"},
         {"log-level", "L",
          "error, warn, info or debug (default " + std::string(service::kDefaultLogLevel) + ")"},
     };
@@ -50,6 +53,7 @@ service::JoinOptions join_options_from_flags(const Flags& flags) {
         {"route-table", &service::JoinOptions::set_route_table},
         {"route-protocol", &service::JoinOptions::set_route_protocol},
         {"userspace", &service::JoinOptions::set_userspace},
+        {"wireguard-backend", &service::JoinOptions::set_wireguard_backend},
         {"log-level", &service::JoinOptions::set_log_level},
     };
     try {
