@@ -26,24 +26,17 @@ std::string signature_of(const Collision& collision) {
 }  // namespace
 
 bool wins_collision(const wg::Key& a, const wg::Key& b) {
-    return a.to_base64() < b.to_base64();
+    return a < b;
 }
 
 std::vector<Collision> find_collisions(std::span<const MeshIpClaim> claims) {
-    // Base64 once per claim: the ordering is defined on the text, and encoding inside the
-    // comparator would cost O(n log n) encodings.
-    std::vector<std::string> texts;
-    texts.reserve(claims.size());
-    for (const auto& claim : claims) {
-        texts.push_back(claim.public_key.to_base64());
-    }
     std::vector<std::size_t> order(claims.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
         if (claims[a].mesh_ip != claims[b].mesh_ip) {
             return claims[a].mesh_ip < claims[b].mesh_ip;
         }
-        return texts[a] < texts[b];
+        return claims[a].public_key < claims[b].public_key;
     });
 
     std::vector<Collision> collisions;
@@ -53,11 +46,11 @@ std::vector<Collision> find_collisions(std::span<const MeshIpClaim> claims) {
             ++end;
         }
         Collision collision{claims[order[begin]].mesh_ip, claims[order[begin]].public_key, {}};
-        const std::string* previous = &texts[order[begin]];
+        const wg::Key* previous = &claims[order[begin]].public_key;
         for (std::size_t i = begin + 1; i < end; ++i) {
-            if (texts[order[i]] != *previous) {
+            if (!(claims[order[i]].public_key == *previous)) {
                 collision.losers.push_back(claims[order[i]].public_key);
-                previous = &texts[order[i]];
+                previous = &claims[order[i]].public_key;
             }
         }
         if (!collision.losers.empty()) {

@@ -7,10 +7,41 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <string_view>
 
 #include "wg/encoding.h"
 
 namespace wgmesh::wg {
+
+namespace {
+
+constexpr std::size_t kBase64Digits = 43;  // 256 bits in 6-bit digits; then one '='
+
+// Each base64 digit value's rank in ASCII order, so that comparing ranks digit by digit is
+// comparing the base64 texts.
+constexpr std::string_view kBase64Alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kBase64InAsciiOrder =
+    "+/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+constexpr std::array<std::uint8_t, 64> kBase64Rank = [] {
+    std::array<std::uint8_t, 64> rank{};
+    for (std::size_t value = 0; value < rank.size(); ++value) {
+        rank[value] = static_cast<std::uint8_t>(kBase64InAsciiOrder.find(kBase64Alphabet[value]));
+    }
+    return rank;
+}();
+
+// The rank of the index-th base64 digit of `bytes` (the last digit's low bits are zero
+// padding, as base64 writes them).
+std::uint8_t digit_rank(const std::array<std::uint8_t, Key::kSize>& bytes, std::size_t index) {
+    const std::size_t bit = index * 6;
+    const std::size_t byte = bit / 8;
+    const unsigned window =
+        (unsigned{bytes[byte]} << 8) | (byte + 1 < Key::kSize ? bytes[byte + 1] : 0u);
+    return kBase64Rank[(window >> (10 - bit % 8)) & 0x3f];
+}
+
+}  // namespace
 
 Key::~Key() {
     OPENSSL_cleanse(bytes_.data(), bytes_.size());
@@ -77,6 +108,17 @@ bool Key::is_zero() const {
     for (auto b : bytes_)
         acc |= b;
     return acc == 0;
+}
+
+bool Key::operator<(const Key& other) const {
+    for (std::size_t i = 0; i < kBase64Digits; ++i) {
+        const auto mine = digit_rank(bytes_, i);
+        const auto theirs = digit_rank(other.bytes_, i);
+        if (mine != theirs) {
+            return mine < theirs;
+        }
+    }
+    return false;
 }
 
 bool Key::operator==(const Key& other) const {

@@ -34,8 +34,10 @@ class Key {
     const std::array<std::uint8_t, kSize>& bytes() const { return bytes_; }
 
     bool operator==(const Key& other) const;
-    // Ordering of the base64 text, which is what the mesh's tie-breaks are defined on.
-    bool operator<(const Key& other) const { return to_base64() < other.to_base64(); }
+    // Exactly the ordering of the base64 texts, which the mesh's tie-breaks are defined on
+    // ("the lower key wins"), computed on the bytes without encoding anything: std::map and
+    // std::set of keys are in every hot path. Not constant-time: for public keys.
+    bool operator<(const Key& other) const;
 
   private:
     std::array<std::uint8_t, kSize> bytes_{};

@@ -103,6 +103,44 @@ TEST(Key, ConstantTimeEqualityAndZero) {
     EXPECT_TRUE(Key{}.is_zero());
 }
 
+// The mesh's tie-breaks are defined on the base64 text ("the lower key wins"); operator<
+// computes that order on the bytes. Random keys, and keys that differ in exactly one digit
+// (every position, every pair of digit values, the padded last digit included).
+TEST(Key, OrderingIsExactlyTheBase64TextOrdering) {
+    const auto agrees = [](const Key& a, const Key& b) {
+        return (a < b) == (a.to_base64() < b.to_base64()) &&
+               (b < a) == (b.to_base64() < a.to_base64());
+    };
+    std::vector<Key> keys;
+    for (int i = 0; i < 300; ++i) {
+        keys.push_back(Key::generate_private());
+    }
+    for (const auto& a : keys) {
+        for (std::size_t j = 0; j < 20; ++j) {
+            EXPECT_TRUE(agrees(a, keys[j])) << a.to_base64() << " " << keys[j].to_base64();
+        }
+    }
+    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const std::string base = keys[0].to_base64();
+    for (std::size_t position = 0; position < 43; ++position) {
+        // The last digit carries 4 bits: only every fourth digit value is valid there.
+        const std::size_t step = position == 42 ? 4 : 1;
+        for (std::size_t x = 0; x < 64; x += step) {
+            for (std::size_t y = 0; y < 64; y += step * 7) {
+                std::string text_a = base;
+                std::string text_b = base;
+                text_a[position] = alphabet[x];
+                text_b[position] = alphabet[y];
+                const auto a = Key::parse(text_a);
+                const auto b = Key::parse(text_b);
+                ASSERT_TRUE(a && b) << text_a << " " << text_b;
+                EXPECT_TRUE(agrees(*a, *b)) << text_a << " " << text_b;
+            }
+        }
+    }
+    EXPECT_FALSE(keys[0] < keys[0]);
+}
+
 std::string wgmesh_keys(const std::string& command, const std::string& input = "") {
     return test::run_checked({WGMESH_BINARY, command}, input);
 }
