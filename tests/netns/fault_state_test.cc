@@ -217,15 +217,17 @@ TEST(FaultState, KillNineDuringCacheSavesLeavesASetTheDaemonCouldHaveSaved) {
 
     TempDir dir;
     Node node("k", dir.path());
-    const auto sequence = peer_sequence(400);
+    constexpr int kIterations = 15;
+    constexpr std::size_t kMaxAdds = 60;
+    // Long enough for every add of every iteration, however fast the machine is.
+    const auto sequence = peer_sequence(kIterations * kMaxAdds);
     std::set<std::string> cached;  // what the file held after the previous kill
     std::size_t saves = 0;
-    constexpr int kIterations = 15;
     for (int iteration = 0; iteration < kIterations; ++iteration) {
         SCOPED_TRACE("kill iteration " + std::to_string(iteration));
         start_and_check_restore(node, cached);
         SaveRace race(node, sequence, cached.size());
-        race.start(60, true);
+        race.start(kMaxAdds, true);
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
         node.stop(SIGKILL);
         race.join();
@@ -274,16 +276,19 @@ TEST(FaultState, SigkillDuringTheFinalSaveAfterSigtermLeavesTheOldOrTheNewCache)
 
     TempDir dir;
     Node node("t", dir.path());
-    const auto sequence = peer_sequence(300);
+    constexpr int kIterations = 12;
+    constexpr std::size_t kMaxAdds = 30;
+    // Every iteration adds at most kMaxAdds in its race and one more before the stop: the
+    // sequence never runs out, however fast the machine is.
+    const auto sequence = peer_sequence(kIterations * (kMaxAdds + 1));
     std::set<std::string> cached;
     int completed = 0;
     int interrupted = 0;
-    constexpr int kIterations = 12;
     for (int iteration = 0; iteration < kIterations; ++iteration) {
         SCOPED_TRACE("term iteration " + std::to_string(iteration));
         start_and_check_restore(node, cached);
         SaveRace race(node, sequence, cached.size());
-        race.start(30, true);
+        race.start(kMaxAdds, true);
         std::this_thread::sleep_for(std::chrono::milliseconds(race_ms(random)));
         race.join();
         // One more acknowledged add the file does not hold yet: only the final save writes it.
@@ -291,7 +296,7 @@ TEST(FaultState, SigkillDuringTheFinalSaveAfterSigtermLeavesTheOldOrTheNewCache)
         ASSERT_LT(race.acked(), sequence.size());
         ASSERT_TRUE(node.call("peer.add", {{"wg_pubkey", sequence[race.acked()]}}).has_value());
 
-        std::chrono::microseconds delay = 10s;
+        std::chrono::microseconds delay = kDaemonBound;
         if (iteration > 0) {
             std::uniform_int_distribution<std::int64_t> kill_after_us(0, shutdown.count() * 6 / 5);
             delay = std::chrono::microseconds(kill_after_us(random));
@@ -299,7 +304,8 @@ TEST(FaultState, SigkillDuringTheFinalSaveAfterSigtermLeavesTheOldOrTheNewCache)
         const auto stop_started = std::chrono::steady_clock::now();
         const int status = node.stop_with(SIGTERM, delay, SIGKILL);
         if (iteration == 0) {
-            ASSERT_TRUE(WIFEXITED(status)) << "a clean stop took over 10 s";
+            ASSERT_TRUE(WIFEXITED(status))
+                << "a clean stop took over " << kDaemonBound.count() << " s";
             shutdown = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - stop_started);
         }
@@ -378,7 +384,7 @@ class Tmpfs {
                             : errno;
                 return error == 0;
             },
-            5s))
+            kDaemonBound))
             << "remount " << (read_only ? "ro" : "rw") << " failed: " << std::strerror(error);
     }
 
@@ -545,7 +551,7 @@ TEST(FaultState, StartsAndRunsWithAReadOnlyStateDir) {
         << "only the node key is there";
 
     // A stop still ends cleanly although its final save fails.
-    const int status = a.stop_with(SIGTERM, 10s, SIGKILL);
+    const int status = a.stop_with(SIGTERM, kDaemonBound, SIGKILL);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << a.log_text();
     EXPECT_FALSE(fs::exists(a.cache_file()));
 }

@@ -125,7 +125,7 @@ TEST(MeshE2e, KilledDaemonRestoresPeersFromCacheWithoutRefreshingLastSeen) {
         [&] {
             return a.ns().exec({"ip", "link", "show", a.interface()}).exit_code != 0;
         },
-        10s));
+        kDaemonBound));
 
     // Seconds pass so a refreshed last_seen would differ.
     std::this_thread::sleep_for(2s);

@@ -471,14 +471,21 @@ bool ping_once(const TestNamespace& from, const char* to, std::chrono::milliseco
     return replied;
 }
 
-bool ping(const TestNamespace& from, const char* to, int attempts) {
-    for (int i = 0; i < attempts; ++i) {
+// One-second echoes until one is answered or `within` has passed: a reply ends the wait at
+// once, so positive checks get a bound a loaded machine cannot miss, and a negative check
+// (1 s) waits for one echo.
+bool ping(const TestNamespace& from, const char* to, std::chrono::seconds within) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    do {
         if (ping_once(from, to, std::chrono::milliseconds(1000))) {
             return true;
         }
-    }
+    } while (std::chrono::steady_clock::now() < deadline);
     return false;
 }
+
+constexpr std::chrono::seconds kReachable{30};
+constexpr std::chrono::seconds kDropped{1};
 
 void add_port(const TestNamespace& ns, const std::string& inside, const std::string& cidr,
               const TestNamespace& sw, const std::string& port) {
@@ -517,30 +524,30 @@ TEST(NftForwarding, RelayForwardsThroughDockerLikeDropOnlyOnceEnsured) {
     add_port(c, "eth0", "10.77.0.3/24", sw, "pc");
     a.exec_checked({"ip", "route", "add", "10.77.0.3/32", "via", "10.77.0.2"});
     c.exec_checked({"ip", "route", "add", "10.77.0.1/32", "via", "10.77.0.2"});
-    ASSERT_TRUE(ping(a, "10.77.0.2", 3)) << "the segment itself does not work";
+    ASSERT_TRUE(ping(a, "10.77.0.2", kReachable)) << "the segment itself does not work";
 
     load_ruleset(b, kDockerLikeRuleset);
     b.exec_checked({"sysctl", "-q", "-w", "net.ipv4.ip_forward=1"});
-    EXPECT_FALSE(ping(a, "10.77.0.3", 1)) << "Docker-like policy drop did not drop";
+    EXPECT_FALSE(ping(a, "10.77.0.3", kDropped)) << "Docker-like policy drop did not drop";
 
     b.exec_checked({"sysctl", "-q", "-w", "net.ipv4.ip_forward=0"});
     auto scope = b.enter();
     NftForwarding forwarding(kMesh);
     forwarding.ensure();
     EXPECT_EQ(ip_forward(b), "1\n");
-    EXPECT_TRUE(ping(a, "10.77.0.3", 3)) << "relay did not forward after ensure()";
+    EXPECT_TRUE(ping(a, "10.77.0.3", kReachable)) << "relay did not forward after ensure()";
 
     // Our own table alone is not enough: without the accept in FORWARD the drop wins.
     const std::vector<json> forward = rules_in(ruleset(b), "ip", "filter", "FORWARD");
     ASSERT_FALSE(forward.empty());
     b.exec_checked({"nft", "delete", "rule", "ip", "filter", "FORWARD", "handle",
                     std::to_string(forward[0]["handle"].get<std::uint64_t>())});
-    EXPECT_FALSE(ping(a, "10.77.0.3", 1)) << "forwarded without the FORWARD accept";
+    EXPECT_FALSE(ping(a, "10.77.0.3", kDropped)) << "forwarded without the FORWARD accept";
     forwarding.ensure();
-    EXPECT_TRUE(ping(a, "10.77.0.3", 3)) << "relay did not forward after re-ensure()";
+    EXPECT_TRUE(ping(a, "10.77.0.3", kReachable)) << "relay did not forward after re-ensure()";
 
     forwarding.remove();
-    EXPECT_FALSE(ping(a, "10.77.0.3", 1)) << "still forwarding after remove()";
+    EXPECT_FALSE(ping(a, "10.77.0.3", kDropped)) << "still forwarding after remove()";
 }
 
 }  // namespace
