@@ -4,6 +4,8 @@
 // converges again: link, one wireguard-go, B's peer entry, A's mesh addresses, the owned
 // route to B's LAN, traffic. An interface the daemon adopted is reported, never deleted.
 // Everything is read back from the kernel (ip -j, wg show dump), /proc and the state files.
+// A runs with --wireguard-backend userspace, so the suite means the same on a kernel that has
+// WireGuard.
 #include <signal.h>
 
 #include <chrono>
@@ -95,7 +97,7 @@ struct TwoNodeMesh {
     }
 
     void start() {
-        a.start();
+        a.start(kUserspaceBackend);
         b.start({"--advertise-routes", kLanNetwork});
     }
 
@@ -178,14 +180,16 @@ TEST(FaultInterface, KilledWireguardGoIsRestartedWithCleanSignalsAndTheMeshConve
     WGMESH_REQUIRE_DAEMON_SCENARIOS();
     TwoNodeMesh mesh;
     const auto program = recording_userspace_program(mesh.dir.path());
-    mesh.a.start({"--userspace", program.string()});
+    auto flags = kUserspaceBackend;
+    flags.insert(flags.end(), {"--userspace", program.string()});
+    mesh.a.start(flags);
     mesh.b.start({"--advertise-routes", kLanNetwork});
     mesh.expect_a_converges();
     const pid_t old_pid = only_wireguard_go(mesh.a);
     ASSERT_GT(old_pid, 0);
 
     ASSERT_EQ(::kill(old_pid, SIGKILL), 0);
-    ASSERT_TRUE(eventually([&] { return process_gone(old_pid); }, 10s));
+    ASSERT_TRUE(eventually([&] { return process_gone(old_pid); }, kDaemonBound));
 
     mesh.expect_a_converges();
     const pid_t new_pid = only_wireguard_go(mesh.a);
@@ -274,7 +278,7 @@ TEST(FaultInterface, AdoptedInterfaceWithUnreachableSocketIsReportedNotDeleted) 
         }
     } stop_foreign{a, foreign_pid};
 
-    a.start();
+    a.start(kUserspaceBackend);
     ASSERT_TRUE(eventually([&] { return a.interface_v4().count(a.mesh_ip()) > 0; }, kConverge))
         << a.log_text();
     const auto state =

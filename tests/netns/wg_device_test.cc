@@ -1,5 +1,8 @@
 // WireGuard interfaces created and configured only through wg/ (ensure_interface, apply),
-// checked against what `wg show <if> dump` reads back from the device.
+// checked against what `wg show <if> dump` reads back from the device. Every fixture names
+// its backend: WgDeviceTest is the userspace one (UAPI transactions, wireguard-go processes)
+// on any kernel; WgKernelDeviceTest runs the backend-neutral checks on the kernel's WireGuard
+// where the module exists.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/ip_icmp.h>
@@ -17,6 +20,7 @@
 #include <system_error>
 #include <thread>
 
+#include "tests/support/mesh_node.h"
 #include "tests/support/netns.h"
 #include "wg/device_factory.h"
 #include "wg/kernel_backend.h"
@@ -90,6 +94,7 @@ std::uint16_t icmp_checksum(const std::uint8_t* data, std::size_t length) {
 }
 
 // One ICMP echo (the machine may have no ping binary); true when the reply arrives in 1 s.
+// Callers retry until their own deadline.
 bool ping_once(const TestNamespace& ns, const std::string& to) {
     const auto scope = ns.enter();
     const int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
@@ -155,13 +160,35 @@ DeviceConfig config_for(const Node& self, const Node& other, const Key& psk) {
     return config;
 }
 
+// Whether this kernel can create WireGuard links (tried in a namespace of its own).
+bool kernel_has_wireguard() {
+    TestNamespace ns("wgm");
+    return ns.exec({"ip", "link", "add", "wgm0", "type", "wireguard"}).exit_code == 0;
+}
+
 class WgDeviceTest : public ::testing::Test {
   protected:
+    // The backend under test, chosen explicitly: the userspace one even where the kernel has
+    // WireGuard (which auto would pick).
+    virtual BackendChoice backend() const { return BackendChoice::kUserspace; }
+    DeviceOptions options() const {
+        DeviceOptions options;
+        options.backend = backend();
+        return options;
+    }
+
     void SetUp() override {
         if (!test::netns_unavailable_reason().empty())
             GTEST_SKIP() << test::netns_unavailable_reason();
-        if (!test::program_exists("wireguard-go") || !test::program_exists("wg"))
+        if (backend() == BackendChoice::kKernel) {
+            if (!test::program_exists("wg"))
+                GTEST_SKIP() << "wg is not installed: kernel WireGuard not tested";
+            if (!kernel_has_wireguard())
+                GTEST_SKIP() << "kernel has no WireGuard module: kernel backend tested with "
+                                "golden bytes";
+        } else if (!test::program_exists("wireguard-go") || !test::program_exists("wg")) {
             GTEST_SKIP() << "wireguard-go or wg is not installed: userspace WireGuard not tested";
+        }
         a_.ns = std::make_unique<TestNamespace>("wga");
         b_.ns = std::make_unique<TestNamespace>("wgb");
         a_.underlay = "192.168.77.1";
@@ -173,22 +200,28 @@ class WgDeviceTest : public ::testing::Test {
         for (Node* node : {&a_, &b_}) {
             node->ifname = unique_name("wgt");
             const auto scope = node->ns->enter();
-            EnsuredInterface ensured = ensure_interface(node->ifname);
+            EnsuredInterface ensured = ensure_interface(node->ifname, options());
             EXPECT_TRUE(ensured.created);
+            EXPECT_EQ(ensured.backend,
+                      backend() == BackendChoice::kKernel ? Backend::kKernel : Backend::kUserspace);
             node->device = std::move(ensured.device);
             node->ns->exec_checked(
                 {"ip", "addr", "add", node->tunnel + "/24", "dev", node->ifname});
         }
     }
 
+    // Before the namespaces go: remove_interface() stops wireguard-go with SIGTERM, so its
+    // socket leaves the directory every namespace shares, which the test checks.
     void TearDown() override {
         for (Node* node : {&a_, &b_}) {
             if (!node->ns || node->ifname.empty())
                 continue;
             const auto scope = node->ns->enter();
-            remove_interface(node->ifname);
-            std::filesystem::remove(std::string(UapiDevice::kDefaultSocketDirectory) + "/" +
-                                    node->ifname + ".sock");
+            remove_interface(node->ifname, options());
+            const std::string socket =
+                std::string(UapiDevice::kDefaultSocketDirectory) + "/" + node->ifname + ".sock";
+            EXPECT_FALSE(std::filesystem::exists(socket)) << "left behind: " << socket;
+            std::filesystem::remove(socket);
         }
     }
 
@@ -202,32 +235,76 @@ class WgDeviceTest : public ::testing::Test {
         return uapi ? uapi->transactions_sent() : 0;
     }
 
+    // Retried until a reply or 30 s (the first echo waits for the handshake): a bound for a
+    // loaded machine that a working tunnel never reaches.
     bool ping(const Node& from, const Node& to) {
-        for (int attempt = 0; attempt < 5; ++attempt) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        do {
             if (ping_once(*from.ns, to.tunnel))
                 return true;
-        }
+        } while (std::chrono::steady_clock::now() < deadline);
         return false;
     }
+
+    void expect_ping_crosses_the_tunnel_and_dump_matches();
+    void expect_changing_allowed_ips_replaces_them();
 
     Node a_, b_;
     const Key psk_ = Key::generate_private();
 };
 
+class WgKernelDeviceTest : public WgDeviceTest {
+  protected:
+    BackendChoice backend() const override { return BackendChoice::kKernel; }
+};
+
 TEST_F(WgDeviceTest, CreatedInterfaceIsUserspaceAndUp) {
     EXPECT_NE(dynamic_cast<UapiDevice*>(a_.device.get()), nullptr)
-        << "no WireGuard module here: the userspace backend must have been chosen";
+        << "the userspace backend was chosen";
     const std::string link = a_.ns->exec_checked({"ip", "-o", "link", "show", a_.ifname});
     EXPECT_NE(link.find("UP"), std::string::npos) << link;
+    EXPECT_EQ(test::wireguard_go_pids(a_.ifname).size(), 1u);
     const auto scope = a_.ns->enter();
+    // What wg(8) would pick, too.
     EXPECT_EQ(detect_backend(a_.ifname), Backend::kUserspace);
-    // Adopting an existing interface creates nothing.
-    const EnsuredInterface again = ensure_interface(a_.ifname);
-    EXPECT_FALSE(again.created);
-    EXPECT_EQ(again.backend, Backend::kUserspace);
+    // Adopting an existing interface creates nothing, on auto as on userspace.
+    for (const BackendChoice choice : {BackendChoice::kUserspace, BackendChoice::kAuto}) {
+        DeviceOptions adopt;
+        adopt.backend = choice;
+        const EnsuredInterface again = ensure_interface(a_.ifname, adopt);
+        EXPECT_FALSE(again.created);
+        EXPECT_EQ(again.backend, Backend::kUserspace);
+    }
+    // The kernel backend does not take a userspace interface.
+    DeviceOptions kernel;
+    kernel.backend = BackendChoice::kKernel;
+    try {
+        ensure_interface(a_.ifname, kernel);
+        FAIL() << "the kernel backend adopted a userspace interface";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("kernel backend was chosen"), std::string::npos)
+            << e.what();
+    }
 }
 
-TEST_F(WgDeviceTest, PingCrossesTheTunnelAndDumpMatches) {
+TEST_F(WgKernelDeviceTest, CreatedInterfaceIsTheKernelsAndUp) {
+    EXPECT_NE(dynamic_cast<KernelDevice*>(a_.device.get()), nullptr);
+    const std::string link = a_.ns->exec_checked({"ip", "-d", "-o", "link", "show", a_.ifname});
+    EXPECT_NE(link.find("UP"), std::string::npos) << link;
+    EXPECT_NE(link.find("wireguard"), std::string::npos) << link;
+    EXPECT_TRUE(test::wireguard_go_pids(a_.ifname).empty());
+    const auto scope = a_.ns->enter();
+    EXPECT_EQ(detect_backend(a_.ifname), Backend::kKernel);
+    const EnsuredInterface again = ensure_interface(a_.ifname, options());
+    EXPECT_FALSE(again.created);
+    EXPECT_EQ(again.backend, Backend::kKernel);
+    // The userspace backend does not take a kernel interface: nothing answers on its socket.
+    DeviceOptions userspace;
+    userspace.backend = BackendChoice::kUserspace;
+    EXPECT_THROW(ensure_interface(a_.ifname, userspace), std::runtime_error);
+}
+
+void WgDeviceTest::expect_ping_crosses_the_tunnel_and_dump_matches() {
     const DeviceConfig config_a = config_for(a_, b_, psk_);
     apply(a_, config_a);
     apply(b_, config_for(b_, a_, psk_));
@@ -253,6 +330,14 @@ TEST_F(WgDeviceTest, PingCrossesTheTunnelAndDumpMatches) {
     ASSERT_EQ(read.peers.size(), 1u);
     EXPECT_GT(read.peers[0].rx_bytes, 0u);
     EXPECT_GT(read.peers[0].last_handshake_unix, 0);
+}
+
+TEST_F(WgDeviceTest, PingCrossesTheTunnelAndDumpMatches) {
+    expect_ping_crosses_the_tunnel_and_dump_matches();
+}
+
+TEST_F(WgKernelDeviceTest, PingCrossesTheTunnelAndDumpMatches) {
+    expect_ping_crosses_the_tunnel_and_dump_matches();
 }
 
 TEST_F(WgDeviceTest, ReapplyingTheSameConfigSendsNothing) {
@@ -285,7 +370,7 @@ TEST_F(WgDeviceTest, RemovingAPeerRemovesIt) {
     EXPECT_EQ(transactions(a_), 2u);
 }
 
-TEST_F(WgDeviceTest, ChangingAllowedIpsReplacesThem) {
+void WgDeviceTest::expect_changing_allowed_ips_replaces_them() {
     DeviceConfig config = config_for(a_, b_, psk_);
     config.peers[0].allowed_ips.push_back(Prefix::parse_or_throw("172.16.0.0/16"));
     apply(a_, config);
@@ -305,6 +390,14 @@ TEST_F(WgDeviceTest, ChangingAllowedIpsReplacesThem) {
     const DumpPeer peer = wg_dump(*a_.ns, a_.ifname).peers.begin()->second;
     EXPECT_EQ(peer.psk, "(none)");
     EXPECT_EQ(peer.keepalive, "off");
+}
+
+TEST_F(WgDeviceTest, ChangingAllowedIpsReplacesThem) {
+    expect_changing_allowed_ips_replaces_them();
+}
+
+TEST_F(WgKernelDeviceTest, ChangingAllowedIpsReplacesThem) {
+    expect_changing_allowed_ips_replaces_them();
 }
 
 TEST_F(WgDeviceTest, RemoveInterfaceStopsTheUserspaceProcess) {
@@ -333,22 +426,58 @@ TEST_F(WgDeviceTest, RemoveInterfaceStopsTheUserspaceProcess) {
     }
 }
 
+// Forced userspace: the program is started even where the kernel has WireGuard.
 TEST(WgDeviceErrors, MissingUserspaceProgramIsAClearError) {
     WGMESH_REQUIRE_NETNS();
     TestNamespace ns("wge");
     const auto scope = ns.enter();
     DeviceOptions options;
+    options.backend = BackendChoice::kUserspace;
     options.userspace_program = "/nonexistent/wireguard-go";
     const std::string name = unique_name("wge");
     try {
-        const EnsuredInterface ensured = ensure_interface(name, options);
+        ensure_interface(name, options);
         remove_interface(name, options);
-        GTEST_SKIP() << "kernel has WireGuard: the userspace program is never started here";
+        FAIL() << "a missing userspace program created " << name;
     } catch (const std::runtime_error& e) {
         const std::string what = e.what();
         EXPECT_NE(what.find("/nonexistent/wireguard-go"), std::string::npos) << what;
         EXPECT_NE(what.find(name), std::string::npos) << what;
     }
+    EXPECT_NE(ns.exec({"ip", "link", "show", name}).exit_code, 0);
+}
+
+// Forced kernel: never a userspace program; without the module, an error that says so.
+TEST(WgDeviceErrors, KernelBackendNeverStartsTheUserspaceProgram) {
+    WGMESH_REQUIRE_NETNS();
+    const bool kernel_wireguard = kernel_has_wireguard();
+    TestNamespace ns("wgn");
+    const auto scope = ns.enter();
+    DeviceOptions options;
+    options.backend = BackendChoice::kKernel;
+    options.userspace_program = "/nonexistent/wireguard-go";
+    const std::string name = unique_name("wgn");
+    const std::string socket =
+        std::string(UapiDevice::kDefaultSocketDirectory) + "/" + name + ".sock";
+    if (kernel_wireguard) {
+        const EnsuredInterface ensured = ensure_interface(name, options);
+        EXPECT_EQ(ensured.backend, Backend::kKernel);
+        EXPECT_TRUE(ensured.created);
+        EXPECT_TRUE(remove_interface(name, options));
+    } else {
+        try {
+            ensure_interface(name, options);
+            FAIL() << "no exception";
+        } catch (const std::system_error& e) {
+            const std::string what = e.what();
+            EXPECT_EQ(e.code().value(), EOPNOTSUPP) << what;
+            EXPECT_NE(what.find(name), std::string::npos) << what;
+            EXPECT_NE(what.find("no WireGuard"), std::string::npos) << what;
+            EXPECT_EQ(what.find("/nonexistent/wireguard-go"), std::string::npos) << what;
+        }
+    }
+    EXPECT_FALSE(std::filesystem::exists(socket));
+    EXPECT_TRUE(test::wireguard_go_pids(name).empty());
 }
 
 TEST(WgDeviceErrors, ForeignLinkOfTheSameNameIsRefused) {

@@ -19,6 +19,7 @@
 #include "mesh/derived_keys.h"
 #include "mesh/secret.h"
 #include "tests/support/process.h"
+#include "wg/device_factory.h"
 
 extern char** environ;
 
@@ -116,6 +117,15 @@ Node::Node(const std::string& tag, const fs::path& root, std::optional<wg::Key> 
 
 Node::~Node() {
     stop(SIGKILL);
+    // Removed here, not by the namespace's teardown: wireguard-go stopped with SIGTERM (or
+    // the link deleted) removes its socket, and a socket left by a wireguard-go the test killed
+    // is unlinked, so nothing stays in the directory every namespace shares.
+    try {
+        const auto scope = ns_->enter();
+        wg::remove_interface(interface_);
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "cannot remove " << interface_ << ": " << e.what();
+    }
 }
 
 json Node::as_peer(const std::string& endpoint, bool introducer,
@@ -187,7 +197,7 @@ void Node::spawn(const std::vector<std::string>& extra) {
 
 void Node::start(const std::vector<std::string>& extra) {
     spawn(extra);
-    ASSERT_TRUE(eventually([this] { return alive() && call("status").has_value(); }, 20s))
+    ASSERT_TRUE(eventually([this] { return alive() && call("status").has_value(); }, kDaemonBound))
         << "daemon of " << interface_ << " did not answer on its socket\n"
         << log_text();
 }
@@ -211,7 +221,8 @@ bool Node::alive() const {
 }
 
 json Node::call_raw(const std::string& method, const json& params) const {
-    return mesh::control_call(socket(), {method, params}, 2s);
+    // A dead daemon fails the call at once; a live one on a loaded machine gets time.
+    return mesh::control_call(socket(), {method, params}, kDaemonBound);
 }
 
 std::optional<json> Node::call(const std::string& method, const json& params) const {
@@ -303,6 +314,16 @@ std::string Node::mesh_ipv6() const {
 
 std::vector<pid_t> Node::wireguard_go_pids() const {
     return test::wireguard_go_pids(interface_);
+}
+
+bool Node::on_kernel_wireguard() const {
+    const auto out = ns_->exec({"ip", "-d", "-j", "link", "show", "dev", interface_});
+    if (out.exit_code != 0) {
+        return false;
+    }
+    const auto links = json::parse(out.out);
+    return !links.empty() &&
+           links.front().value("linkinfo", json::object()).value("info_kind", "") == "wireguard";
 }
 
 void Node::use_state_dir(const fs::path& dir) {

@@ -2,13 +2,16 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace wgmesh::test {
 
@@ -31,12 +34,39 @@ TestNamespace::TestNamespace(const std::string& tag) {
     exec_checked({"ip", "link", "set", "lo", "up"});
 }
 
+namespace {
+
+std::vector<pid_t> namespace_pids(const std::string& name) {
+    std::vector<pid_t> pids;
+    std::istringstream in(run_command({"ip", "netns", "pids", name}).out);
+    for (pid_t pid = 0; in >> pid;) {
+        if (pid != getpid()) {
+            pids.push_back(pid);
+        }
+    }
+    return pids;
+}
+
+}  // namespace
+
 TestNamespace::~TestNamespace() {
-    // Processes left inside (wireguard-go, daemons) would keep the namespace alive.
-    const CommandResult pids = run_command({"ip", "netns", "pids", name_});
-    std::istringstream in(pids.out);
-    for (std::string pid; in >> pid;) {
-        run_command({"kill", "-9", pid});
+    // Processes left inside (wireguard-go, daemons) would keep the namespace alive. SIGTERM
+    // first (SIGCONT for a stopped one): wireguard-go then removes its UAPI socket from the
+    // directory every namespace shares, which SIGKILL would leave behind. Whatever still runs
+    // after the grace period, or was started meanwhile, is killed.
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kTermGrace = std::chrono::seconds(20);
+    constexpr auto kKillGrace = std::chrono::seconds(20);
+    const auto term_until = Clock::now() + kTermGrace;
+    const auto kill_until = term_until + kKillGrace;
+    for (auto pids = namespace_pids(name_); !pids.empty() && Clock::now() < kill_until;
+         pids = namespace_pids(name_)) {
+        const bool terminate = Clock::now() < term_until;
+        for (const pid_t pid : pids) {
+            ::kill(pid, terminate ? SIGTERM : SIGKILL);
+            ::kill(pid, SIGCONT);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     run_command({"ip", "netns", "del", name_});
 }
