@@ -6,9 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <system_error>
+#include <unordered_map>
+#include <utility>
 
 namespace wgmesh::netlink {
 
@@ -53,7 +57,85 @@ void set_buffer(mnl_socket* socket, int force_name, int name, int bytes) {
     }
 }
 
+// The port ids of this process's sockets, for is_own_port_id(). A closed one is kept a while:
+// a monitor may read the notifications of its last writes after it closed.
+class PortIdRegistry {
+  public:
+    static PortIdRegistry& instance() {
+        static PortIdRegistry registry;
+        return registry;
+    }
+
+    void add(std::uint32_t port_id) {
+        const std::lock_guard lock(mutex_);
+        prune(Clock::now());
+        ++entries_[port_id].open;
+    }
+
+    void remove(std::uint32_t port_id) {
+        const std::lock_guard lock(mutex_);
+        const auto entry = entries_.find(port_id);
+        if (entry != entries_.end() && entry->second.open > 0 && --entry->second.open == 0) {
+            entry->second.closed_at = Clock::now();
+        }
+    }
+
+    bool contains(std::uint32_t port_id) {
+        const std::lock_guard lock(mutex_);
+        const auto entry = entries_.find(port_id);
+        return entry != entries_.end() &&
+               (entry->second.open > 0 || Clock::now() - entry->second.closed_at < kRecent);
+    }
+
+  private:
+    using Clock = std::chrono::steady_clock;
+    static constexpr auto kRecent = std::chrono::seconds(kRecentPortIdSeconds);
+    struct Entry {
+        int open = 0;  // sockets with this id (one per network namespace at most)
+        Clock::time_point closed_at;
+    };
+
+    void prune(Clock::time_point now) {
+        std::erase_if(entries_, [&](const auto& item) {
+            return item.second.open == 0 && now - item.second.closed_at >= kRecent;
+        });
+    }
+
+    std::mutex mutex_;
+    std::unordered_map<std::uint32_t, Entry> entries_;
+};
+
 }  // namespace
+
+bool is_own_port_id(std::uint32_t port_id) {
+    return port_id != 0 && PortIdRegistry::instance().contains(port_id);
+}
+
+NetlinkSocket::PortIdRegistration::PortIdRegistration(std::uint32_t port_id) : port_id_(port_id) {
+    if (port_id_ != 0) {
+        PortIdRegistry::instance().add(port_id_);
+    }
+}
+
+NetlinkSocket::PortIdRegistration::~PortIdRegistration() {
+    if (port_id_ != 0) {
+        PortIdRegistry::instance().remove(port_id_);
+    }
+}
+
+NetlinkSocket::PortIdRegistration::PortIdRegistration(PortIdRegistration&& other) noexcept
+    : port_id_(std::exchange(other.port_id_, 0)) {}
+
+NetlinkSocket::PortIdRegistration& NetlinkSocket::PortIdRegistration::operator=(
+    PortIdRegistration&& other) noexcept {
+    if (this != &other) {
+        if (port_id_ != 0) {
+            PortIdRegistry::instance().remove(port_id_);
+        }
+        port_id_ = std::exchange(other.port_id_, 0);
+    }
+    return *this;
+}
 
 std::string NetlinkStatus::describe() const {
     std::string text = std::strerror(error);
@@ -161,6 +243,7 @@ NetlinkSocket::NetlinkSocket(int protocol) : protocol_(protocol) {
         throw socket_error(errno, "cannot bind socket");
     }
     port_id_ = mnl_socket_get_portid(socket_.get());
+    registration_ = PortIdRegistration(port_id_);
     set_buffer(socket_.get(), SO_RCVBUFFORCE, SO_RCVBUF, kReceiveBufferBytes);
     set_buffer(socket_.get(), SO_SNDBUFFORCE, SO_SNDBUF, kSendBufferBytes);
     // Both appeared in Linux 4.12; without them errors still arrive, only without text.

@@ -40,6 +40,15 @@ inline bool message_in_bounds(const nlmsghdr* message, int remaining) {
            message->nlmsg_len <= static_cast<unsigned>(remaining);
 }
 
+// Whether `port_id` belongs to a NetlinkSocket of this process: one that is open, or was closed
+// less than kRecentPortIdSeconds ago (its notifications may still be queued at a monitor).
+// rtnetlink notifications carry the requester's port id in nlmsg_pid, so a monitor uses this
+// to ignore the echoes of our own writes. Port id 0 (the kernel itself) is never ours.
+// Thread-safe. Port ids are per network namespace; the registry is not, which is harmless:
+// autobound ids are the process id or random, so a foreign socket almost never shares one.
+bool is_own_port_id(std::uint32_t port_id);
+inline constexpr int kRecentPortIdSeconds = 10;
+
 // Reads the status out of an NLMSG_ERROR message (with or without NLM_F_CAPPED and
 // NLM_F_ACK_TLVS). Returns EBADMSG when the message is truncated.
 NetlinkStatus parse_error_message(const nlmsghdr& message);
@@ -135,7 +144,21 @@ class NetlinkSocket {
     // One dump attempt; false when it must be restarted.
     bool dump_once(nlmsghdr& request, const MessageCallback& on_message);
 
+    // Registers a port id in the is_own_port_id() registry for as long as it lives.
+    class PortIdRegistration {
+      public:
+        PortIdRegistration() = default;
+        explicit PortIdRegistration(std::uint32_t port_id);
+        ~PortIdRegistration();
+        PortIdRegistration(PortIdRegistration&& other) noexcept;
+        PortIdRegistration& operator=(PortIdRegistration&& other) noexcept;
+
+      private:
+        std::uint32_t port_id_ = 0;  // 0: nothing registered
+    };
+
     std::unique_ptr<mnl_socket, Closer> socket_;
+    PortIdRegistration registration_;
     int protocol_ = 0;
     std::uint32_t port_id_ = 0;
     std::uint32_t sequence_ = 0;
