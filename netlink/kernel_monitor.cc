@@ -13,7 +13,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string_view>
 #include <system_error>
 
@@ -348,7 +353,7 @@ void classify_rtnetlink(std::span<const std::uint8_t> datagram, ResolvedScope& s
 }
 
 void classify_nftables(std::span<const std::uint8_t> datagram, const OwnedScope& scope,
-                       NftTransaction& transaction, const IdPredicate& is_own_process,
+                       NftTransaction& transaction, const TransactionPredicate& is_own_transaction,
                        KernelEvents& events) {
     for_each_message(datagram, [&](const nlmsghdr& message) {
         if ((message.nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES ||
@@ -360,10 +365,11 @@ void classify_nftables(std::span<const std::uint8_t> datagram, const OwnedScope&
         const auto& header = *static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(&message));
         if (type == NFT_MSG_NEWGEN) {
             // Ends a transaction: the kernel sends its object events first, then this
-            // (nf_tables_commit, verified on Linux 6.18).
-            const auto pid = generation_pid(message);
-            const bool own = pid && *pid != 0 && is_own_process && is_own_process(*pid);
-            if (transaction.relevant > 0 && !own) {
+            // (nf_tables_commit, verified on Linux 6.18). Ownership is only looked up when
+            // it matters.
+            if (transaction.relevant > 0 &&
+                !(is_own_transaction &&
+                  is_own_transaction(message.nlmsg_pid, generation_pid(message).value_or(0)))) {
                 events.nftables = true;
                 events.relevant += transaction.relevant;
             }
@@ -374,6 +380,45 @@ void classify_nftables(std::span<const std::uint8_t> datagram, const OwnedScope&
             ++transaction.relevant;
         }
     });
+}
+
+std::vector<std::uint32_t> own_netlink_port_ids(int protocol) {
+    std::set<unsigned long> inodes;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+        const std::string target = std::filesystem::read_symlink(entry.path(), error).string();
+        unsigned long inode = 0;
+        if (!error && std::sscanf(target.c_str(), "socket:[%lu]", &inode) == 1) {
+            inodes.insert(inode);
+        }
+    }
+    std::vector<std::uint32_t> ports;
+    std::ifstream table("/proc/thread-self/net/netlink");
+    std::string line;
+    std::getline(table, line);  // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+    while (std::getline(table, line)) {
+        std::istringstream fields(line);
+        std::string sk, groups, rmem, wmem, dump, locks, drops;
+        int eth = -1;
+        std::uint32_t port = 0;
+        unsigned long inode = 0;
+        if (fields >> sk >> eth >> port >> groups >> rmem >> wmem >> dump >> locks >> drops >>
+                inode &&
+            eth == protocol && port != 0 && inodes.contains(inode)) {
+            ports.push_back(port);
+        }
+    }
+    return ports;
+}
+
+bool is_own_nft_transaction(std::uint32_t port_id, std::uint32_t pid) {
+    if (port_id != 0) {
+        const auto ports = own_netlink_port_ids(NETLINK_NETFILTER);
+        if (std::find(ports.begin(), ports.end(), port_id) != ports.end()) {
+            return true;
+        }
+    }
+    return is_own_thread(pid);
 }
 
 bool is_own_thread(std::uint32_t pid) {
@@ -515,9 +560,11 @@ bool KernelMonitor::drain_socket(const Socket& socket, bool nftables, KernelEven
         const std::span<const std::uint8_t> datagram(buffer_.data(),
                                                      static_cast<std::size_t>(length));
         if (nftables) {
-            classify_nftables(datagram, scope_.owned, transaction_, is_own_thread, events);
+            classify_nftables(datagram, scope_.owned, transaction_, is_own_nft_transaction, events);
         } else {
-            classify_rtnetlink(datagram, scope_, is_own_port_id, events);
+            classify_rtnetlink(
+                datagram, scope_,
+                [](std::uint32_t port) { return is_own_port_id(port, NETLINK_ROUTE); }, events);
         }
     }
     return true;

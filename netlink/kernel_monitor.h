@@ -13,8 +13,10 @@
 //    NetlinkSocket of this process are ignored (is_own_port_id in netlink/socket.h). Port id 0
 //    is the kernel acting on its own (link down, address removal effects) and is never ours.
 //  - libnftables writes through its own socket, so nf_tables events are held until the
-//    NFT_MSG_NEWGEN that ends their transaction and dropped when its NFTA_GEN_PROC_PID is a
-//    thread of this process (the kernel reports the committing thread's id).
+//    NFT_MSG_NEWGEN that ends their transaction, and dropped when that NEWGEN came from a
+//    netfilter socket this process holds (its nlmsg_pid is the committing socket's port id)
+//    or its NFTA_GEN_PROC_PID is a live thread of this process (the kernel reports the
+//    committing thread's id, not the process's, and in the initial pid namespace).
 //
 // Known blind spots (kernel behaviour, Linux 6.18): IPv6 address notifications always carry
 // port id 0, so deleting one of our IPv6 addresses ourselves is reported like anyone's; link
@@ -79,8 +81,12 @@ struct ResolvedScope {
     std::optional<unsigned> link_flags;
 };
 
-// Whether a port id (rtnetlink) or a process/thread id (nf_tables NEWGEN) is ours.
+// Whether an rtnetlink requester's port id is ours (is_own_port_id).
 using IdPredicate = std::function<bool(std::uint32_t)>;
+// Whether the nf_tables transaction a NEWGEN ends was committed by us: `port_id` is the
+// committing socket's (NEWGEN's nlmsg_pid), `pid` the committing thread's id
+// (NFTA_GEN_PROC_PID; 0 when the kernel did not send it).
+using TransactionPredicate = std::function<bool(std::uint32_t port_id, std::uint32_t pid)>;
 
 // Classifies the rtnetlink notifications of one datagram into `events`. Link messages keep
 // `scope` current (ifindex on re-creation or deletion, flags) even when they come from us.
@@ -94,15 +100,24 @@ struct NftTransaction {
 };
 
 // Classifies the nf_tables notifications of one datagram into `events`; a transaction's
-// relevant messages count once its NEWGEN arrives, unless `is_own_process` says the pid that
-// committed it is ours. Malformed messages are skipped.
+// relevant messages count once its NEWGEN arrives (the kernel sends the object events of a
+// commit first, then NEWGEN: nf_tables_commit, verified on Linux 6.18), unless
+// `is_own_transaction` says we committed it. Malformed messages are skipped.
 void classify_nftables(std::span<const std::uint8_t> datagram, const OwnedScope& scope,
-                       NftTransaction& transaction, const IdPredicate& is_own_process,
+                       NftTransaction& transaction, const TransactionPredicate& is_own_transaction,
                        KernelEvents& events);
 
-// Whether `pid` (as the kernel reports a committing task: a thread id) is a thread of this
-// process: getpid() or an entry of /proc/self/task.
+// Whether `pid` (as the kernel reports a committing task: a thread id, in the initial pid
+// namespace) is a live thread of this process: getpid() or an entry of /proc/self/task.
 bool is_own_thread(std::uint32_t pid);
+// The port ids of the sockets of `protocol` this process holds in the calling thread's
+// network namespace (/proc/thread-self/net/netlink matched to /proc/self/fd by inode).
+std::vector<std::uint32_t> own_netlink_port_ids(int protocol);
+// The monitor's TransactionPredicate: ours when `port_id` is a NETLINK_NETFILTER socket this
+// process holds (libnftables' socket, alive as long as its context: exact, and independent of
+// pid namespaces), or else when `pid` is a live thread of ours (a context already destroyed
+// by a thread that still runs).
+bool is_own_nft_transaction(std::uint32_t port_id, std::uint32_t pid);
 
 class KernelMonitor {
   public:

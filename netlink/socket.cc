@@ -66,13 +66,17 @@ class PortIdRegistry {
         return registry;
     }
 
-    void add(std::uint32_t port_id) {
+    static std::uint64_t key(int protocol, std::uint32_t port_id) {
+        return port_id == 0 ? 0 : (static_cast<std::uint64_t>(protocol) << 32) | port_id;
+    }
+
+    void add(std::uint64_t port_id) {
         const std::lock_guard lock(mutex_);
         prune(Clock::now());
         ++entries_[port_id].open;
     }
 
-    void remove(std::uint32_t port_id) {
+    void remove(std::uint64_t port_id) {
         const std::lock_guard lock(mutex_);
         const auto entry = entries_.find(port_id);
         if (entry != entries_.end() && entry->second.open > 0 && --entry->second.open == 0) {
@@ -80,7 +84,7 @@ class PortIdRegistry {
         }
     }
 
-    bool contains(std::uint32_t port_id) {
+    bool contains(std::uint64_t port_id) {
         const std::lock_guard lock(mutex_);
         const auto entry = entries_.find(port_id);
         return entry != entries_.end() &&
@@ -102,37 +106,39 @@ class PortIdRegistry {
     }
 
     std::mutex mutex_;
-    std::unordered_map<std::uint32_t, Entry> entries_;
+    std::unordered_map<std::uint64_t, Entry> entries_;  // by key()
 };
 
 }  // namespace
 
-bool is_own_port_id(std::uint32_t port_id) {
-    return port_id != 0 && PortIdRegistry::instance().contains(port_id);
+bool is_own_port_id(std::uint32_t port_id, int protocol) {
+    return port_id != 0 &&
+           PortIdRegistry::instance().contains(PortIdRegistry::key(protocol, port_id));
 }
 
-NetlinkSocket::PortIdRegistration::PortIdRegistration(std::uint32_t port_id) : port_id_(port_id) {
-    if (port_id_ != 0) {
-        PortIdRegistry::instance().add(port_id_);
+NetlinkSocket::PortIdRegistration::PortIdRegistration(int protocol, std::uint32_t port_id)
+    : key_(PortIdRegistry::key(protocol, port_id)) {
+    if (key_ != 0) {
+        PortIdRegistry::instance().add(key_);
     }
 }
 
 NetlinkSocket::PortIdRegistration::~PortIdRegistration() {
-    if (port_id_ != 0) {
-        PortIdRegistry::instance().remove(port_id_);
+    if (key_ != 0) {
+        PortIdRegistry::instance().remove(key_);
     }
 }
 
 NetlinkSocket::PortIdRegistration::PortIdRegistration(PortIdRegistration&& other) noexcept
-    : port_id_(std::exchange(other.port_id_, 0)) {}
+    : key_(std::exchange(other.key_, 0)) {}
 
 NetlinkSocket::PortIdRegistration& NetlinkSocket::PortIdRegistration::operator=(
     PortIdRegistration&& other) noexcept {
     if (this != &other) {
-        if (port_id_ != 0) {
-            PortIdRegistry::instance().remove(port_id_);
+        if (key_ != 0) {
+            PortIdRegistry::instance().remove(key_);
         }
-        port_id_ = std::exchange(other.port_id_, 0);
+        key_ = std::exchange(other.key_, 0);
     }
     return *this;
 }
@@ -243,7 +249,7 @@ NetlinkSocket::NetlinkSocket(int protocol) : protocol_(protocol) {
         throw socket_error(errno, "cannot bind socket");
     }
     port_id_ = mnl_socket_get_portid(socket_.get());
-    registration_ = PortIdRegistration(port_id_);
+    registration_ = PortIdRegistration(protocol_, port_id_);
     set_buffer(socket_.get(), SO_RCVBUFFORCE, SO_RCVBUF, kReceiveBufferBytes);
     set_buffer(socket_.get(), SO_SNDBUFFORCE, SO_SNDBUF, kSendBufferBytes);
     // Both appeared in Linux 4.12; without them errors still arrive, only without text.

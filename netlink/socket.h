@@ -40,13 +40,14 @@ inline bool message_in_bounds(const nlmsghdr* message, int remaining) {
            message->nlmsg_len <= static_cast<unsigned>(remaining);
 }
 
-// Whether `port_id` belongs to a NetlinkSocket of this process: one that is open, or was closed
+// Whether `port_id` belongs to a NetlinkSocket of `protocol` of this process (port ids are per
+// protocol and network namespace): one that is open, or was closed
 // less than kRecentPortIdSeconds ago (its notifications may still be queued at a monitor).
 // rtnetlink notifications carry the requester's port id in nlmsg_pid, so a monitor uses this
 // to ignore the echoes of our own writes. Port id 0 (the kernel itself) is never ours.
 // Thread-safe. Port ids are per network namespace; the registry is not, which is harmless:
 // autobound ids are the process id or random, so a foreign socket almost never shares one.
-bool is_own_port_id(std::uint32_t port_id);
+bool is_own_port_id(std::uint32_t port_id, int protocol = NETLINK_ROUTE);
 inline constexpr int kRecentPortIdSeconds = 10;
 
 // Reads the status out of an NLMSG_ERROR message (with or without NLM_F_CAPPED and
@@ -148,13 +149,13 @@ class NetlinkSocket {
     class PortIdRegistration {
       public:
         PortIdRegistration() = default;
-        explicit PortIdRegistration(std::uint32_t port_id);
+        PortIdRegistration(int protocol, std::uint32_t port_id);
         ~PortIdRegistration();
         PortIdRegistration(PortIdRegistration&& other) noexcept;
         PortIdRegistration& operator=(PortIdRegistration&& other) noexcept;
 
       private:
-        std::uint32_t port_id_ = 0;  // 0: nothing registered
+        std::uint64_t key_ = 0;  // protocol and port id; 0: nothing registered
     };
 
     std::unique_ptr<mnl_socket, Closer> socket_;

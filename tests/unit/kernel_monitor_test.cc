@@ -10,7 +10,9 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -126,10 +128,11 @@ void add_nft(Datagram& d, std::uint8_t type, std::uint8_t family, const std::str
     d.seal();
 }
 
-void add_generation(Datagram& d, std::uint32_t pid) {
+// NEWGEN as the kernel sends it: nlmsg_pid is the committing socket's port id.
+void add_generation(Datagram& d, std::uint32_t pid, std::uint32_t port = kSomeone) {
     void* extra = nullptr;
     nlmsghdr* message =
-        d.add(static_cast<std::uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN), 0, pid,
+        d.add(static_cast<std::uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN), 0, port,
               sizeof(nfgenmsg), &extra);
     mnl_attr_put_u32(message, NFTA_GEN_ID, htonl(12));
     mnl_attr_put_u32(message, NFTA_GEN_PROC_PID, htonl(pid));
@@ -149,6 +152,10 @@ bool nobody_is_us(std::uint32_t) {
     return false;
 }
 
+bool no_transaction_is_ours(std::uint32_t, std::uint32_t) {
+    return false;
+}
+
 KernelEvents rt(const Datagram& d, ResolvedScope& s, const IdPredicate& own = nobody_is_us) {
     KernelEvents events;
     classify_rtnetlink(d.span(), s, own, events);
@@ -161,7 +168,7 @@ KernelEvents rt(const Datagram& d) {
 }
 
 KernelEvents nft(const Datagram& d, NftTransaction& transaction,
-                 const IdPredicate& own = nobody_is_us) {
+                 const TransactionPredicate& own = no_transaction_is_ours) {
     KernelEvents events;
     classify_nftables(d.span(), scope().owned, transaction, own, events);
     return events;
@@ -377,7 +384,8 @@ TEST(KernelMonitorClassify, NftTransactionsOfOurOwnProcessAreDropped) {
     add_nft(d, NFT_MSG_NEWTABLE, NFPROTO_INET, "wgmesh-w0");
     add_nft(d, NFT_MSG_NEWRULE, NFPROTO_INET, "wgmesh-w0", "forward");
     add_generation(d, 777);
-    const auto events = nft(d, transaction, [](std::uint32_t pid) { return pid == 777; });
+    const auto events =
+        nft(d, transaction, [](std::uint32_t, std::uint32_t pid) { return pid == 777; });
     EXPECT_FALSE(events.any());
     EXPECT_EQ(events.messages, 3u);
     EXPECT_EQ(transaction.relevant, 0u);
@@ -386,7 +394,20 @@ TEST(KernelMonitorClassify, NftTransactionsOfOurOwnProcessAreDropped) {
     Datagram next;
     add_nft(next, NFT_MSG_DELTABLE, NFPROTO_INET, "wgmesh-w0");
     add_generation(next, kSomeone);
-    EXPECT_TRUE(nft(next, transaction, [](std::uint32_t pid) { return pid == 777; }).nftables);
+    EXPECT_TRUE(nft(next, transaction, [](std::uint32_t, std::uint32_t pid) {
+                    return pid == 777;
+                }).nftables);
+}
+
+TEST(KernelMonitorClassify, NftTransactionsOfOurOwnSocketAreDropped) {
+    NftTransaction transaction;
+    Datagram d;
+    add_nft(d, NFT_MSG_DELRULE, NFPROTO_INET, "wgmesh-w0", "forward", 555);
+    add_generation(d, 99999, 555);  // a thread that is gone, a socket that is not
+    const TransactionPredicate by_port = [](std::uint32_t port, std::uint32_t) {
+        return port == 555;
+    };
+    EXPECT_FALSE(nft(d, transaction, by_port).any());
 }
 
 TEST(KernelMonitorClassify, RuleDeletedFromIptablesNftForwardChain) {
@@ -425,7 +446,8 @@ TEST(KernelMonitorClassify, NewGenerationWithoutPidIsForeign) {
     d.add(static_cast<std::uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN), 0, 0,
           sizeof(nfgenmsg), &extra);
     d.seal();
-    EXPECT_TRUE(nft(d, transaction, [](std::uint32_t) { return true; }).nftables);
+    EXPECT_TRUE(
+        nft(d, transaction, [](std::uint32_t, std::uint32_t pid) { return pid != 0; }).nftables);
 }
 
 TEST(KernelMonitorClassify, GarbageAndTruncatedInputIsSkipped) {
@@ -438,7 +460,7 @@ TEST(KernelMonitorClassify, GarbageAndTruncatedInputIsSkipped) {
     add_route(d, {});
     std::vector<std::uint8_t> truncated(d.span().begin(), d.span().end() - 4);
     classify_rtnetlink(truncated, s, nobody_is_us, events);
-    classify_nftables(truncated, s.owned, transaction, nobody_is_us, events);
+    classify_nftables(truncated, s.owned, transaction, no_transaction_is_ours, events);
 
     // Too short for its family header, and an attribute overrunning its message.
     std::vector<std::uint32_t> words(8, 0);
@@ -449,7 +471,8 @@ TEST(KernelMonitorClassify, GarbageAndTruncatedInputIsSkipped) {
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(words.data());
     classify_rtnetlink({bytes, words.size() * 4}, s, nobody_is_us, events);
     header->nlmsg_type = static_cast<std::uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE);
-    classify_nftables({bytes, words.size() * 4}, s.owned, transaction, nobody_is_us, events);
+    classify_nftables({bytes, words.size() * 4}, s.owned, transaction, no_transaction_is_ours,
+                      events);
 
     // A table name without its terminating NUL, then a generation.
     Datagram unterminated;
@@ -461,7 +484,7 @@ TEST(KernelMonitorClassify, GarbageAndTruncatedInputIsSkipped) {
     mnl_attr_put(message, NFTA_TABLE_NAME, 9, "wgmesh-w0");
     unterminated.seal();
     add_generation(unterminated, kSomeone);
-    classify_nftables(unterminated.span(), s.owned, transaction, nobody_is_us, events);
+    classify_nftables(unterminated.span(), s.owned, transaction, no_transaction_is_ours, events);
 
     // Random bytes, at an odd address too.
     std::mt19937 random(12345);
@@ -471,8 +494,8 @@ TEST(KernelMonitorClassify, GarbageAndTruncatedInputIsSkipped) {
             byte = static_cast<std::uint8_t>(random());
         }
         classify_rtnetlink(std::span(noise).subspan(round % 2), s, nobody_is_us, events);
-        classify_nftables(std::span(noise).subspan(round % 2), s.owned, transaction, nobody_is_us,
-                          events);
+        classify_nftables(std::span(noise).subspan(round % 2), s.owned, transaction,
+                          no_transaction_is_ours, events);
     }
     EXPECT_FALSE(events.routes || events.addresses || events.nftables);
 }
@@ -484,6 +507,8 @@ TEST(KernelMonitorPortIds, EveryNetlinkSocketOfThisProcessIsOursUntilShortlyAfte
         port = socket.port_id();
         ASSERT_NE(port, 0u);
         EXPECT_TRUE(is_own_port_id(port));
+        EXPECT_TRUE(is_own_port_id(port, NETLINK_ROUTE));
+        EXPECT_FALSE(is_own_port_id(port, NETLINK_GENERIC));  // ids are per protocol
         NetlinkSocket moved(std::move(socket));
         EXPECT_TRUE(is_own_port_id(port));
     }
@@ -491,6 +516,23 @@ TEST(KernelMonitorPortIds, EveryNetlinkSocketOfThisProcessIsOursUntilShortlyAfte
     EXPECT_TRUE(is_own_port_id(port));
     EXPECT_FALSE(is_own_port_id(0));
     EXPECT_FALSE(is_own_port_id(port + 0x1234567));
+}
+
+TEST(KernelMonitorPortIds, OwnNetlinkSocketsAreFoundByProtocol) {
+    const NetlinkSocket route(NETLINK_ROUTE);
+    std::unique_ptr<mnl_socket, decltype(&mnl_socket_close)> netfilter(
+        mnl_socket_open(NETLINK_NETFILTER), &mnl_socket_close);
+    ASSERT_TRUE(netfilter);
+    ASSERT_EQ(mnl_socket_bind(netfilter.get(), 0, MNL_SOCKET_AUTOPID), 0);
+    const std::uint32_t netfilter_port = mnl_socket_get_portid(netfilter.get());
+
+    const auto routes = own_netlink_port_ids(NETLINK_ROUTE);
+    EXPECT_NE(std::find(routes.begin(), routes.end(), route.port_id()), routes.end());
+    const auto netfilters = own_netlink_port_ids(NETLINK_NETFILTER);
+    EXPECT_NE(std::find(netfilters.begin(), netfilters.end(), netfilter_port), netfilters.end());
+    EXPECT_TRUE(is_own_nft_transaction(netfilter_port, 0));
+    netfilter.reset();
+    EXPECT_FALSE(is_own_nft_transaction(netfilter_port, 0));
 }
 
 TEST(KernelMonitorPortIds, OwnThreadsAreRecognised) {
