@@ -181,7 +181,10 @@ std::string canonical_log_level(std::string_view level) {
 std::string join_prefixes(const std::vector<netlink::Prefix>& prefixes) {
     std::string out;
     for (const auto& prefix : prefixes) {
-        out += (out.empty() ? "" : ",") + prefix.to_string();
+        if (!out.empty()) {
+            out += ',';
+        }
+        out += prefix.to_string();
     }
     return out;
 }
