@@ -20,7 +20,7 @@
 
 #include "tests/support/mesh_node.h"
 #include "tests/support/netns.h"
-#include "tools/wgmesh/interface_state.h"
+#include "tools/wgmesh/daemon/interface_state.h"
 
 namespace wgmesh::test {
 namespace {

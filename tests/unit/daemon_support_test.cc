@@ -1,7 +1,5 @@
 // The daemon's small parts that need no privileges: node key file, interface state file,
 // --reconcile-interval.
-#include "tools/wgmesh/daemon_support.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,7 +9,8 @@
 #include <fstream>
 
 #include "mesh/node_key.h"
-#include "tools/wgmesh/interface_state.h"
+#include "tools/wgmesh/daemon/interface_state.h"
+#include "tools/wgmesh/daemon/plumbing.h"
 
 namespace wgmesh {
 namespace {

@@ -12,7 +12,7 @@
 #include "mesh/control_methods.h"
 #include "mesh/derived_keys.h"
 #include "mesh/reconciler.h"
-#include "tools/wgmesh/daemon_support.h"
+#include "tools/wgmesh/daemon/plumbing.h"
 
 namespace wgmesh {
 namespace {

@@ -1,6 +1,6 @@
 // The daemon's decisions when its WireGuard interface breaks (what to repair, what to log
 // once) and the device indirection the Reconciler keeps while the interface is recreated.
-#include "tools/wgmesh/interface_repair.h"
+#include "tools/wgmesh/daemon/interface_repair.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "tools/wgmesh/swappable_device.h"
+#include "tools/wgmesh/daemon/swappable_device.h"
 #include "wg/key.h"
 
 namespace wgmesh::cli {

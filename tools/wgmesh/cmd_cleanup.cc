@@ -14,9 +14,9 @@
 #include "netlink/socket.h"
 #include "service/join_options.h"
 #include "tools/wgmesh/commands.h"
-#include "tools/wgmesh/daemon_support.h"
+#include "tools/wgmesh/daemon/interface_state.h"
+#include "tools/wgmesh/daemon/plumbing.h"
 #include "tools/wgmesh/flags.h"
-#include "tools/wgmesh/interface_state.h"
 #include "wg/device_factory.h"
 
 namespace wgmesh::cli {

@@ -1,4 +1,4 @@
-#include "tools/wgmesh/daemon_support.h"
+#include "tools/wgmesh/daemon/plumbing.h"
 
 #include <fcntl.h>
 #include <net/if.h>

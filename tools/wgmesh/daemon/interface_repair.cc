@@ -1,4 +1,4 @@
-#include "tools/wgmesh/interface_repair.h"
+#include "tools/wgmesh/daemon/interface_repair.h"
 
 #include <exception>
 

@@ -1,4 +1,4 @@
-#include "tools/wgmesh/swappable_device.h"
+#include "tools/wgmesh/daemon/swappable_device.h"
 
 #include <stdexcept>
 #include <utility>

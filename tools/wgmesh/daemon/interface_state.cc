@@ -1,4 +1,4 @@
-#include "tools/wgmesh/interface_state.h"
+#include "tools/wgmesh/daemon/interface_state.h"
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>

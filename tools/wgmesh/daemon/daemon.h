@@ -1,0 +1,74 @@
+// The mesh daemon behind `wgmesh join`: sets the node up (interface, key, addresses, cache),
+// then runs the reconcile loop on one thread, the only writer of kernel state, until SIGTERM.
+// The loop waits on signals, store changes and the timers; see docs/daemon.md.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "mesh/collisions.h"
+#include "mesh/control_methods.h"
+#include "mesh/reconciler.h"
+#include "netlink/address_set.h"
+#include "netlink/ip_address.h"
+#include "service/join_options.h"
+#include "tools/wgmesh/daemon/interface_repair.h"
+#include "tools/wgmesh/daemon/interface_state.h"
+#include "tools/wgmesh/daemon/swappable_device.h"
+#include "wg/device_factory.h"
+
+namespace wgmesh::cli {
+
+struct DaemonSettings {
+    service::JoinOptions options;
+    std::string secret;  // parsed (mesh::parse_secret)
+    std::filesystem::path control_socket;
+    std::chrono::milliseconds reconcile_interval{5000};
+};
+
+class Daemon {
+  public:
+    explicit Daemon(DaemonSettings settings);
+
+    // Runs until SIGTERM or SIGINT; returns the exit code. Throws when the node cannot start
+    // (another daemon answers on the socket, the interface cannot be created, ...).
+    int run();
+
+  private:
+    wg::DeviceOptions device_options() const;
+    void set_up_interface();
+    // Before every cycle: finds a vanished or silent interface and recreates it when it is
+    // ours (see interface_repair.h).
+    void check_interface(mesh::CollisionResolver& resolver, netlink::AddressSet& addresses);
+    void recreate_interface(InterfaceRepair repair, mesh::CollisionResolver& resolver,
+                            netlink::AddressSet& addresses);
+    void save_interface_state();
+    void remove_leftover_temp_files() const;
+    void set_up_addresses(mesh::CollisionResolver& resolver);
+    void record_address_change(const std::optional<netlink::InterfaceAddress>& previous,
+                               const netlink::InterfaceAddress& replacement);
+    mesh::CycleReport run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
+                                netlink::AddressSet& addresses);
+
+    service::JoinOptions options_;
+    std::string secret_;
+    std::filesystem::path socket_path_;
+    std::chrono::milliseconds interval_;
+
+    // What the Reconciler drives; its target is replaced when the interface is recreated.
+    SwappableDevice device_;
+    std::optional<netlink::InterfaceAddress> mesh_v6_;
+    FaultEpisode interface_fault_;
+    // What `status` shows of it: written by the loop thread, read by the control thread.
+    mutable std::mutex health_mutex_;
+    mesh::InterfaceHealth health_;
+    std::filesystem::path state_path_;
+    InterfaceState state_;
+    std::optional<std::string> state_write_error_;  // the last failed state write
+    std::string last_summary_;
+};
+
+}  // namespace wgmesh::cli
