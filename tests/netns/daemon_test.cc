@@ -349,6 +349,11 @@ TEST_F(DaemonTest, TwoNodesConvergeCarryTrafficAndSurviveARestart) {
     const std::string b_ip = b_.control("status")["mesh_ip"];
     ASSERT_EQ(mesh_ip_of(a_, b_.public_key), b_ip);
     EXPECT_EQ(status_a["public_key"], a_.public_key);
+    // The mesh id lets an operator see at a glance that both nodes joined one mesh.
+    const auto derived = nlohmann::json::parse(
+        test::run_checked({WGMESH_BINARY, "derive", "--json", "--secret", kSecret}));
+    EXPECT_EQ(status_a["mesh_id"], derived["mesh_id"]);
+    EXPECT_EQ(b_.control("status")["mesh_id"], derived["mesh_id"]);
 
     ASSERT_TRUE(wait_until([&] { return converged(a_, b_, b_ip) && converged(b_, a_, a_ip); }))
         << "no handshake or advertised route within 20 s";
