@@ -40,13 +40,13 @@ inline bool message_in_bounds(const nlmsghdr* message, int remaining) {
            message->nlmsg_len <= static_cast<unsigned>(remaining);
 }
 
-// Whether `port_id` belongs to a NetlinkSocket of `protocol` of this process (port ids are per
-// protocol and network namespace): one that is open, or was closed
-// less than kRecentPortIdSeconds ago (its notifications may still be queued at a monitor).
-// rtnetlink notifications carry the requester's port id in nlmsg_pid, so a monitor uses this
-// to ignore the echoes of our own writes. Port id 0 (the kernel itself) is never ours.
-// Thread-safe. Port ids are per network namespace; the registry is not, which is harmless:
-// autobound ids are the process id or random, so a foreign socket almost never shares one.
+// Whether `port_id` belongs to a NetlinkSocket of `protocol` in this process: one that is open,
+// or was closed less than kRecentPortIdSeconds ago (its notifications may still be queued at a
+// monitor). rtnetlink notifications carry the requester's port id in nlmsg_pid, so a monitor
+// uses this to ignore the echoes of our own writes. Port id 0 (the kernel itself) is never
+// ours. Thread-safe. Port ids are unique per protocol and network namespace; the registry does
+// not key on the namespace, which is harmless: autobound ids are the process id or random, so
+// a foreign socket almost never shares one of ours.
 bool is_own_port_id(std::uint32_t port_id, int protocol = NETLINK_ROUTE);
 inline constexpr int kRecentPortIdSeconds = 10;
 
