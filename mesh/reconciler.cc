@@ -137,6 +137,96 @@ Reconciler::Reconciler(PeerStore& store, wg::WireGuardDevice& device, netlink::R
       options_(options),
       log_error_(std::move(log_error)) {}
 
+OwnedState& OwnedState::operator|=(const OwnedState& other) {
+    routes = routes || other.routes;
+    addresses = addresses || other.addresses;
+    forwarding = forwarding || other.forwarding;
+    return *this;
+}
+
+void Reconciler::keep_mesh_addresses(netlink::AddressSet& addresses,
+                                     std::optional<netlink::InterfaceAddress> v6) {
+    kept_addresses_ = &addresses;
+    kept_v6_ = std::move(v6);
+}
+
+void Reconciler::mark_unverified(OwnedState state) {
+    unverified_ |= state;
+}
+
+void Reconciler::verify_addresses(CycleReport& report) {
+    if (!unverified_.addresses || kept_addresses_ == nullptr) {
+        return;
+    }
+    report.verified.addresses = true;
+    try {
+        const auto present = kept_addresses_->list();
+        bool whole = true;
+        for (const auto& wanted : {std::optional(collisions_.local_address()), kept_v6_}) {
+            if (!wanted || std::find(present.begin(), present.end(), *wanted) != present.end()) {
+                continue;
+            }
+            try {
+                kept_addresses_->replace(std::nullopt, *wanted);
+                ++report.addresses_restored;
+            } catch (const std::exception& e) {
+                whole = false;
+                report.errors.push_back("restoring mesh address " + wanted->to_string() + ": " +
+                                        e.what());
+            }
+        }
+        unverified_.addresses = !whole;
+    } catch (const std::exception& e) {
+        report.errors.push_back(std::string("reading the mesh addresses: ") + e.what());
+    }
+}
+
+void Reconciler::verify_routes(const std::vector<netlink::Route>& desired, CycleReport& report) {
+    if (!unverified_.routes && desired == verified_routes_) {
+        return;
+    }
+    report.verified.routes = true;
+    bool whole = true;
+    try {
+        // Before the sync: `ip route flush dev IF` also takes the kernel's route of the mesh
+        // subnet, without which the mesh addresses themselves are unreachable.
+        for (auto& error : routes_.restore_prefix_routes(local_.mesh_networks)) {
+            whole = false;
+            report.errors.push_back(std::move(error));
+        }
+    } catch (const std::exception& e) {
+        whole = false;
+        report.errors.push_back(std::string("restoring prefix routes: ") + e.what());
+    }
+    try {
+        report.routes = routes_.sync(desired);
+        for (const auto& failure : report.routes.failures) {
+            whole = false;
+            report.errors.push_back(std::string(failure.removing ? "removing" : "adding") +
+                                    " route " + failure.route.to_string() + ": " + failure.message);
+        }
+    } catch (const std::exception& e) {
+        whole = false;
+        report.errors.push_back(std::string("syncing routes: ") + e.what());
+    }
+    // A failed route is retried next cycle, so the kind stays unverified until it lands.
+    unverified_.routes = !whole;
+    verified_routes_ = whole ? desired : std::vector<netlink::Route>{};
+}
+
+void Reconciler::verify_forwarding(CycleReport& report) {
+    if (!unverified_.forwarding) {
+        return;
+    }
+    report.verified.forwarding = true;
+    try {
+        forwarding_.ensure();
+        unverified_.forwarding = false;
+    } catch (const std::exception& e) {
+        report.errors.push_back(std::string("ensuring forwarding: ") + e.what());
+    }
+}
+
 void Reconciler::set_offline(KeySet offline) {
     std::lock_guard lock(mutex_);
     offline_ = std::move(offline);
@@ -191,34 +281,14 @@ CycleReport Reconciler::run_cycle() {
     report.desired_routes = desired.routes.size();
     report.route_warnings = std::move(desired.warnings);
 
+    verify_addresses(report);
     try {
         device_.apply(desired.device);
     } catch (const std::exception& e) {
         report.errors.push_back(std::string("configuring WireGuard: ") + e.what());
     }
-    try {
-        // Before the sync: `ip route flush dev IF` also takes the kernel's route of the mesh
-        // subnet, without which the mesh addresses themselves are unreachable.
-        for (auto& error : routes_.restore_prefix_routes(local_.mesh_networks)) {
-            report.errors.push_back(std::move(error));
-        }
-    } catch (const std::exception& e) {
-        report.errors.push_back(std::string("restoring prefix routes: ") + e.what());
-    }
-    try {
-        report.routes = routes_.sync(desired.routes);
-        for (const auto& failure : report.routes.failures) {
-            report.errors.push_back(std::string(failure.removing ? "removing" : "adding") +
-                                    " route " + failure.route.to_string() + ": " + failure.message);
-        }
-    } catch (const std::exception& e) {
-        report.errors.push_back(std::string("syncing routes: ") + e.what());
-    }
-    try {
-        forwarding_.ensure();
-    } catch (const std::exception& e) {
-        report.errors.push_back(std::string("ensuring forwarding: ") + e.what());
-    }
+    verify_routes(desired.routes, report);
+    verify_forwarding(report);
     try {
         const auto all = store_.all();
         auto outcome = collisions_.resolve(all);

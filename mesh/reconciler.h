@@ -20,6 +20,7 @@
 #include "mesh/peer_store.h"
 #include "mesh/relay_policy.h"
 #include "mesh/route_plan.h"
+#include "netlink/address_set.h"
 #include "netlink/forwarding.h"
 #include "netlink/ip_address.h"
 #include "netlink/route.h"
@@ -47,6 +48,19 @@ struct ReconcilerOptions {
     bool no_ipv6 = false;  // IPv6 endpoints are not configured
 };
 
+// The kinds of owned kernel state a cycle reads back and repairs. WireGuard is not among
+// them: it sends no change notifications, so its peers are read and compared every cycle.
+struct OwnedState {
+    bool routes = false;      // our routes and the mesh subnets' prefix routes
+    bool addresses = false;   // the mesh addresses on the interface
+    bool forwarding = false;  // nft table, FORWARD accept, ip_forward
+
+    static OwnedState all() { return {true, true, true}; }
+    bool any() const { return routes || addresses || forwarding; }
+    OwnedState& operator|=(const OwnedState& other);
+    bool operator==(const OwnedState&) const = default;
+};
+
 struct CycleReport {
     Clock::time_point started{};
     Clock::time_point finished{};
@@ -59,7 +73,9 @@ struct CycleReport {
     std::vector<std::string> route_warnings;
     std::vector<Collision> collisions;
     std::optional<netlink::InterfaceAddress> local_address_changed;
-    std::vector<std::string> errors;  // one line per failed step or route
+    OwnedState verified;                 // the kinds this cycle read back from the kernel
+    std::size_t addresses_restored = 0;  // mesh addresses found missing and put back
+    std::vector<std::string> errors;     // one line per failed step or route
 
     bool ok() const { return errors.empty(); }
 };
@@ -102,6 +118,18 @@ class Reconciler {
     // Peers skipped by both WireGuard and route sync until cleared.
     void set_offline(KeySet offline);
 
+    // Makes the mesh addresses owned state: a cycle that verifies addresses puts back the
+    // local IPv4 mesh address (the collision resolver's current one) and `v6` when missing.
+    void keep_mesh_addresses(netlink::AddressSet& addresses,
+                             std::optional<netlink::InterfaceAddress> v6);
+
+    // Marks owned kernel state as possibly changed by someone else: the next cycle reads it
+    // back and repairs it. Everything starts unverified. A kind stays verified while no one
+    // marks it and the cycle's desired state for it is unchanged, so a cycle with nothing to
+    // do costs no route dump and no nft listing. Without a kernel monitor, mark everything
+    // before every cycle. Loop thread only, like run_cycle().
+    void mark_unverified(OwnedState state);
+
     // One cycle; never throws for a failing step. Not reentrant: one loop thread calls it.
     CycleReport run_cycle();
 
@@ -111,6 +139,9 @@ class Reconciler {
 
   private:
     void note_errors(const std::vector<std::string>& errors);
+    void verify_addresses(CycleReport& report);
+    void verify_routes(const std::vector<netlink::Route>& desired, CycleReport& report);
+    void verify_forwarding(CycleReport& report);
 
     PeerStore& store_;
     wg::WireGuardDevice& device_;
@@ -127,6 +158,11 @@ class Reconciler {
     std::optional<CycleReport> last_;
     std::size_t cycles_ = 0;
     std::set<std::string> logged_errors_;  // the errors of the previous cycle
+
+    netlink::AddressSet* kept_addresses_ = nullptr;
+    std::optional<netlink::InterfaceAddress> kept_v6_;
+    OwnedState unverified_ = OwnedState::all();
+    std::vector<netlink::Route> verified_routes_;  // the desired routes last made whole
 };
 
 }  // namespace wgmesh::mesh

@@ -79,6 +79,9 @@ class FakeAddressSet : public netlink::AddressSet {
     std::vector<InterfaceAddress> list() override { return addresses; }
     void replace(const std::optional<InterfaceAddress>& previous,
                  const InterfaceAddress& replacement) override {
+        if (fail_replace) {
+            throw std::runtime_error("Operation not permitted");
+        }
         replaces.emplace_back(previous, replacement);
         addresses.push_back(replacement);
         if (previous) {
@@ -87,6 +90,7 @@ class FakeAddressSet : public netlink::AddressSet {
     }
     std::vector<InterfaceAddress> addresses;
     std::vector<std::pair<std::optional<InterfaceAddress>, InterfaceAddress>> replaces;
+    bool fail_replace = false;
 };
 
 struct Harness {
@@ -358,15 +362,104 @@ TEST(Reconciler, AFailingStepDoesNotStopTheOthers) {
 
 TEST(Reconciler, RepeatedErrorsAreLoggedOncePerAppearance) {
     Harness h;
+    const auto cycle = [&] {
+        h.reconciler.mark_unverified(OwnedState::all());
+        h.reconciler.run_cycle();
+    };
     h.forwarding.fail = true;
-    h.reconciler.run_cycle();
-    h.reconciler.run_cycle();
+    cycle();
+    cycle();
     EXPECT_EQ(h.logged.size(), 1u);
     h.forwarding.fail = false;
-    h.reconciler.run_cycle();
+    cycle();
     h.forwarding.fail = true;
-    h.reconciler.run_cycle();
+    cycle();
     EXPECT_EQ(h.logged.size(), 2u);
+}
+
+// A cycle with an unchanged desired state and nothing marked reads no routes, lists no nft
+// rules and no addresses: WireGuard is still read and applied (it has no notifications).
+TEST(Reconciler, VerifiedStateIsNotReadAgainUntilMarkedOrChanged) {
+    Harness h;
+    h.reconciler.keep_mesh_addresses(h.addresses, std::nullopt);
+    const auto b = new_public_key();
+    h.store.update(h.peer(b, "192.0.2.2:51820", {"172.16.0.0/24"}), "static");
+    const auto first = h.reconciler.run_cycle();
+    EXPECT_EQ(first.verified, OwnedState::all()) << "everything starts unverified";
+    const auto quiet = h.reconciler.run_cycle();
+    EXPECT_FALSE(quiet.verified.any());
+    EXPECT_EQ(h.routes.synced.size(), 1u);
+    EXPECT_EQ(h.forwarding.ensured, 1);
+    EXPECT_EQ(h.device.applied.size(), 2u);
+
+    h.reconciler.mark_unverified({.routes = true});
+    const auto marked = h.reconciler.run_cycle();
+    EXPECT_EQ(marked.verified, OwnedState{.routes = true});
+    EXPECT_EQ(h.routes.synced.size(), 2u);
+    EXPECT_EQ(h.forwarding.ensured, 1);
+
+    h.reconciler.mark_unverified({.forwarding = true});
+    h.reconciler.run_cycle();
+    EXPECT_EQ(h.forwarding.ensured, 2);
+    EXPECT_EQ(h.routes.synced.size(), 2u);
+
+    // A new network changes the desired routes: synced without being marked.
+    h.store.update(h.peer(b, "192.0.2.2:51820", {"172.16.0.0/24", "172.16.9.0/24"}), "static");
+    const auto changed = h.reconciler.run_cycle();
+    EXPECT_TRUE(changed.verified.routes);
+    ASSERT_EQ(h.routes.synced.size(), 3u);
+    EXPECT_EQ(h.routes.synced.back().size(), 2u);
+}
+
+TEST(Reconciler, FailedRouteSyncIsRetriedWithoutBeingMarked) {
+    Harness h;
+    h.store.update(h.peer(new_public_key(), "192.0.2.2:51820", {"172.16.0.0/24"}), "static");
+    h.routes.fail = true;
+    h.reconciler.run_cycle();
+    h.routes.fail = false;
+    const auto retry = h.reconciler.run_cycle();
+    EXPECT_TRUE(retry.verified.routes);
+    EXPECT_TRUE(retry.ok());
+    EXPECT_EQ(h.routes.synced.size(), 2u);
+    EXPECT_FALSE(h.reconciler.run_cycle().verified.routes);
+}
+
+// The mesh addresses are owned state: removed by someone, they are put back when marked.
+TEST(Reconciler, KeptMeshAddressesAreRestoredWhenMissing) {
+    Harness h;
+    const InterfaceAddress v6{h.addressing.mesh_ipv6(h.local_key), 64};
+    h.reconciler.keep_mesh_addresses(h.addresses, v6);
+    const auto first = h.reconciler.run_cycle();
+    EXPECT_EQ(first.addresses_restored, 1u) << "the IPv6 address was not there";
+    EXPECT_EQ(h.addresses.list().size(), 2u);
+
+    h.addresses.addresses.clear();  // `ip addr flush dev IF`
+    EXPECT_EQ(h.reconciler.run_cycle().addresses_restored, 0u) << "not marked: not looked at";
+    h.reconciler.mark_unverified({.addresses = true});
+    const auto repaired = h.reconciler.run_cycle();
+    EXPECT_TRUE(repaired.verified.addresses);
+    EXPECT_EQ(repaired.addresses_restored, 2u);
+    const auto now = h.addresses.list();
+    EXPECT_NE(std::find(now.begin(), now.end(), h.resolver.local_address()), now.end());
+    EXPECT_NE(std::find(now.begin(), now.end(), v6), now.end());
+}
+
+TEST(Reconciler, AnAddressThatCannotBePutBackIsAnErrorUntilItIs) {
+    Harness h;
+    h.reconciler.keep_mesh_addresses(h.addresses, std::nullopt);
+    h.addresses.addresses.clear();
+    h.addresses.fail_replace = true;
+    const auto failed = h.reconciler.run_cycle();
+    ASSERT_FALSE(failed.ok());
+    EXPECT_NE(failed.errors.front().find("restoring mesh address " +
+                                         h.resolver.local_address().to_string()),
+              std::string::npos)
+        << failed.errors.front();
+    // Still unverified: retried by the next cycle without being marked.
+    h.addresses.fail_replace = false;
+    const auto retried = h.reconciler.run_cycle();
+    EXPECT_TRUE(retried.ok());
+    EXPECT_EQ(retried.addresses_restored, 1u);
 }
 
 TEST(Reconciler, UnchangedStateAppliesTheIdenticalConfigAndRoutes) {
@@ -374,6 +467,7 @@ TEST(Reconciler, UnchangedStateAppliesTheIdenticalConfigAndRoutes) {
     const auto b = new_public_key();
     h.store.update(h.peer(b, "192.0.2.2:51820", {"172.16.0.0/24", "172.16.1.0/24"}), "static");
     h.reconciler.run_cycle();
+    h.reconciler.mark_unverified(OwnedState::all());
     h.reconciler.run_cycle();
     ASSERT_EQ(h.device.applied.size(), 2u);
     EXPECT_EQ(h.device.applied[0].peers.size(), h.device.applied[1].peers.size());
