@@ -117,6 +117,9 @@ nlohmann::json ControlMethods::status() const {
             {"fault", health.fault ? nlohmann::json(*health.fault) : nlohmann::json()},
             {"recreations", health.recreations}};
     }
+    if (context_.kernel_state) {
+        status["kernel"] = context_.kernel_state();
+    }
     status["cycles"] = context_.cycles ? context_.cycles() : 0;
     const auto cycle = context_.last_cycle ? context_.last_cycle() : std::nullopt;
     if (cycle) {

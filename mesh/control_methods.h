@@ -46,6 +46,9 @@ struct ControlContext {
     std::function<std::size_t()> cycles;
     std::function<std::optional<Epoch>()> epoch;        // may be empty
     std::function<InterfaceHealth()> interface_health;  // may be empty
+    // The daemon's view of the kernel state it holds (monitor, drift, repairs, resyncs,
+    // whether the mesh addresses are there now): `status`'s "kernel" object. May be empty.
+    std::function<nlohmann::json()> kernel_state;
 };
 
 class ControlMethods {

@@ -101,12 +101,12 @@ TEST(InterfaceState, RoundTripsAndRejectsGarbage) {
 }
 
 TEST(ReconcileInterval, AcceptsSecondsAndMillisecondsWithinBounds) {
-    EXPECT_EQ(cli::parse_interval("5s"), 5s);
-    EXPECT_EQ(cli::parse_interval("7"), 7s);
-    EXPECT_EQ(cli::parse_interval("500ms"), 500ms);
+    EXPECT_EQ(cli::parse_interval("reconcile-interval", "5s"), 5s);
+    EXPECT_EQ(cli::parse_interval("reconcile-interval", "7"), 7s);
+    EXPECT_EQ(cli::parse_interval("reconcile-interval", "500ms"), 500ms);
     for (const char* bad :
          {"", "s", "ms", "-1s", "0", "10ms", "2h", "99999999999999999999", "1.5s", "5 s", "5m"}) {
-        EXPECT_THROW(cli::parse_interval(bad), cli::UsageError) << bad;
+        EXPECT_THROW(cli::parse_interval("reconcile-interval", bad), cli::UsageError) << bad;
     }
 }
 

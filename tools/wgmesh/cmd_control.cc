@@ -86,6 +86,47 @@ std::string age(std::int64_t unix_seconds) {
     return std::to_string(now > unix_seconds ? now - unix_seconds : 0) + " s ago";
 }
 
+// The daemon's "kernel" object: missing mesh addresses first (an operator must never read a
+// healthy status while owned state is gone), then the monitor, drift, fights and resyncs.
+void print_kernel_state(const nlohmann::json& kernel) {
+    for (const auto& address : kernel.value("mesh_addresses", nlohmann::json::array())) {
+        if (!address.value("present", true)) {
+            std::cout << "address:     MISSING: " << text_of(address, "address")
+                      << " is not on the interface (being put back)\n";
+        }
+    }
+    if (kernel.contains("mesh_addresses_error")) {
+        std::cout << "address:     cannot read: " << text_of(kernel, "mesh_addresses_error")
+                  << "\n";
+    }
+    std::cout << "kernel:      monitor " << text_of(kernel, "monitor") << ", full resync every "
+              << text_of(kernel, "resync_interval_s") << " s";
+    const auto& resync = kernel.at("last_full_resync");
+    if (resync.is_object()) {
+        std::cout << ", last " << age(resync.value("at", std::int64_t{0})) << " ("
+                  << text_of(resync, "reason") << ", " << text_of(resync, "duration_ms") << " ms, "
+                  << text_of(resync, "changes") << " changes)";
+    }
+    std::cout << "\n";
+    for (const auto& [kind, counter] : kernel.at("drift").items()) {
+        if (counter.value("events", std::size_t{0}) == 0) {
+            continue;
+        }
+        std::cout << "drift:       " << kind << ": " << text_of(counter, "events")
+                  << " external change(s) seen, " << text_of(counter, "repairs") << " repaired";
+        if (counter.at("last_time_to_repair_ms").is_number()) {
+            std::cout << ", last in " << text_of(counter, "last_time_to_repair_ms") << " ms";
+        }
+        std::cout << "\n";
+    }
+    for (const auto& fight : kernel.at("fights")) {
+        std::cout << "FIGHT:       something keeps removing " << text_of(fight, "object") << ": "
+                  << text_of(fight, "removals") << " times within " << text_of(fight, "window_s")
+                  << " s, last " << age(fight.value("last_at", std::int64_t{0}))
+                  << "; repairs are backed off\n";
+    }
+}
+
 void print_status(const nlohmann::json& status) {
     std::cout << "interface:   " << text_of(status, "interface") << "\n"
               << "mesh id:     " << text_of(status, "mesh_id") << "\n"
@@ -109,6 +150,9 @@ void print_status(const nlohmann::json& status) {
         if (recreations > 0) {
             std::cout << "interface:   recreated " << recreations << " time(s) since start\n";
         }
+    }
+    if (const auto kernel = status.find("kernel"); kernel != status.end()) {
+        print_kernel_state(*kernel);
     }
     const auto& cycle = status.at("last_cycle");
     if (cycle.is_object()) {

@@ -29,6 +29,11 @@ std::vector<FlagSpec> join_specs() {
         {"control-socket", "PATH", "control socket (default /run/wgmesh/<interface>.sock)"});
     specs.push_back({"reconcile-interval", "DURATION",
                      "time between reconcile cycles, e.g. 5s or 500ms (default 5s)"});
+    specs.push_back({"resync-interval", "DURATION",
+                     "time between full resyncs of the routes, addresses and rules wgmesh owns, "
+                     "the backstop behind the kernel monitor (default 60s)"});
+    specs.push_back({"no-kernel-monitor", "",
+                     "do not watch the kernel for changes: verify everything every cycle"});
     return specs;
 }
 
@@ -63,7 +68,11 @@ int run_join(Args args) {
     mesh::set_log_level(*level);
     std::chrono::milliseconds interval = 5s;
     if (const auto text = flags.value("reconcile-interval")) {
-        interval = parse_interval(*text);
+        interval = parse_interval("reconcile-interval", *text);
+    }
+    std::chrono::milliseconds resync_interval = 60s;
+    if (const auto text = flags.value("resync-interval")) {
+        resync_interval = parse_interval("reconcile-interval", *text);
     }
     std::filesystem::path socket = mesh::default_control_socket(options.interface);
     if (const auto path = flags.value("control-socket")) {
@@ -78,7 +87,9 @@ int run_join(Args args) {
     Daemon daemon({.options = std::move(options),
                    .secret = std::move(secret),
                    .control_socket = std::move(socket),
-                   .reconcile_interval = interval});
+                   .reconcile_interval = interval,
+                   .resync_interval = resync_interval,
+                   .kernel_monitor = !flags.has("no-kernel-monitor")});
     return daemon.run();
 }
 

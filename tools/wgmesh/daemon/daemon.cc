@@ -22,6 +22,7 @@
 #include "netlink/atomic_file.h"
 #include "netlink/link.h"
 #include "netlink/nft_forwarding.h"
+#include "netlink/nft_forwarding_plan.h"
 #include "netlink/route_table.h"
 #include "netlink/socket.h"
 #include "tools/wgmesh/daemon/plumbing.h"
@@ -49,6 +50,8 @@ Daemon::Daemon(DaemonSettings settings)
       secret_(std::move(settings.secret)),
       socket_path_(std::move(settings.control_socket)),
       interval_(settings.reconcile_interval),
+      resync_interval_(settings.resync_interval),
+      kernel_monitor_(settings.kernel_monitor),
       device_(options_.interface) {}
 
 wg::DeviceOptions Daemon::device_options() const {
@@ -202,13 +205,19 @@ void Daemon::recreate_interface(InterfaceRepair repair, mesh::CollisionResolver&
 }
 
 mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
-                                    netlink::AddressSet& addresses) {
+                                    netlink::AddressSet& addresses, KernelWatch& watch) {
     check_interface(resolver, addresses);
     {
         std::lock_guard lock(health_mutex_);
         health_.fault = interface_fault_.message();
     }
+    const auto repair = watch.before_cycle(reconciler, SteadyClock::now());
     auto report = reconciler.run_cycle();
+    watch.after_cycle(repair, report, SteadyClock::now());
+    if (report.addresses_restored > 0) {
+        mesh::log_info("put back " + std::to_string(report.addresses_restored) +
+                       " mesh address(es) someone removed from " + options_.interface);
+    }
     const std::string summary = std::to_string(report.usable_peers) + " peers (" +
                                 std::to_string(report.cached_peers) + " from cache), " +
                                 std::to_string(report.configured_peers) + " configured, " +
@@ -345,6 +354,15 @@ int Daemon::run() {
     mesh::Reconciler reconciler(store, device_, route_table, forwarding, resolver, relay_policy,
                                 local, {options_.no_ipv6},
                                 [](std::string_view line) { mesh::log_error(line); });
+    reconciler.keep_mesh_addresses(addresses, v6);
+    KernelWatch watch(
+        {.scope = {.interface = options_.interface,
+                   .route_protocol = static_cast<std::uint8_t>(options_.route_protocol),
+                   .route_table = options_.route_table,
+                   .nft_table = netlink::forwarding_table_name(options_.interface)},
+         .cycle_interval = interval_,
+         .resync_interval = resync_interval_,
+         .monitor = kernel_monitor_});
 
     mesh::ControlContext context;
     context.interface = options_.interface;
@@ -364,6 +382,13 @@ int Daemon::run() {
         std::lock_guard lock(health_mutex_);
         return health_;
     };
+    context.kernel_state = [&watch, &resolver, v6] {
+        std::vector<netlink::InterfaceAddress> wanted = {resolver.local_address()};
+        if (v6) {
+            wanted.push_back(*v6);
+        }
+        return watch.status_json(wanted);
+    };
     mesh::ControlMethods methods(std::move(context));
     mesh::ControlServer control(socket_path_, [&methods](const mesh::ControlRequest& request) {
         return methods.handle(request);
@@ -379,9 +404,9 @@ int Daemon::run() {
     bool ready = false;
     bool running = true;
     while (running) {
-        auto deadline = std::min(next_cycle, change_deadline);
+        auto deadline = std::min({next_cycle, change_deadline, watch.next_deadline()});
         deadline = std::min(deadline, watchdog.next_ping());
-        const auto wakeup = wait_for_events(signals, waker, deadline);
+        const auto wakeup = wait_for_events(signals, waker, watch.fd(), deadline);
         if (wakeup.signal == SIGTERM || wakeup.signal == SIGINT) {
             mesh::log_info(std::string("received SIG") + ::sigabbrev_np(wakeup.signal) +
                            ", stopping");
@@ -395,6 +420,9 @@ int Daemon::run() {
         }
         if (wakeup.store_changed && change_deadline == SteadyClock::time_point::max()) {
             change_deadline = SteadyClock::now() + kChangeDebounce;
+        }
+        if (wakeup.kernel_event) {
+            watch.on_readable(SteadyClock::now());
         }
         const auto now = SteadyClock::now();
         watchdog.ping_if_due(now);
@@ -410,8 +438,8 @@ int Daemon::run() {
                 mesh::log_info("peer " + key.to_base64() + " is stale, removed");
             }
         }
-        if (now >= next_cycle || now >= change_deadline) {
-            run_cycle(reconciler, resolver, addresses);
+        if (now >= next_cycle || now >= change_deadline || watch.due(now)) {
+            run_cycle(reconciler, resolver, addresses, watch);
             next_cycle = SteadyClock::now() + interval_;
             change_deadline = SteadyClock::time_point::max();
             watchdog.ping();

@@ -17,6 +17,7 @@
 #include "service/join_options.h"
 #include "tools/wgmesh/daemon/interface_repair.h"
 #include "tools/wgmesh/daemon/interface_state.h"
+#include "tools/wgmesh/daemon/kernel_watch.h"
 #include "tools/wgmesh/daemon/swappable_device.h"
 #include "wg/device_factory.h"
 
@@ -27,6 +28,10 @@ struct DaemonSettings {
     std::string secret;  // parsed (mesh::parse_secret)
     std::filesystem::path control_socket;
     std::chrono::milliseconds reconcile_interval{5000};
+    // The backstop: a full resync of everything owned, whatever the monitor said.
+    std::chrono::milliseconds resync_interval{60000};
+    // Off: no kernel monitor, every cycle verifies everything (the polling baseline).
+    bool kernel_monitor = true;
 };
 
 class Daemon {
@@ -51,12 +56,14 @@ class Daemon {
     void record_address_change(const std::optional<netlink::InterfaceAddress>& previous,
                                const netlink::InterfaceAddress& replacement);
     mesh::CycleReport run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
-                                netlink::AddressSet& addresses);
+                                netlink::AddressSet& addresses, KernelWatch& watch);
 
     service::JoinOptions options_;
     std::string secret_;
     std::filesystem::path socket_path_;
     std::chrono::milliseconds interval_;
+    std::chrono::milliseconds resync_interval_;
+    bool kernel_monitor_;
 
     // What the Reconciler drives; its target is replaced when the interface is recreated.
     SwappableDevice device_;

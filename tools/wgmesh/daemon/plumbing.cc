@@ -100,14 +100,14 @@ bool StoreWaker::take() const {
     return ::read(fd_, &count, sizeof(count)) == static_cast<ssize_t>(sizeof(count)) && count > 0;
 }
 
-Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker,
+Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker, int kernel_fd,
                        std::chrono::steady_clock::time_point deadline) {
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     // Rounded up, so the loop never spins on a deadline that is less than 1 ms away.
     const int timeout = static_cast<int>(std::clamp<std::int64_t>(remaining.count() + 1, 0, 60000));
-    pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {waker.fd(), POLLIN, 0}};
-    if (::poll(fds, 2, timeout) < 0 && errno != EINTR) {
+    pollfd fds[3] = {{signals.fd(), POLLIN, 0}, {waker.fd(), POLLIN, 0}, {kernel_fd, POLLIN, 0}};
+    if (::poll(fds, kernel_fd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR) {
         throw errno_error("poll");
     }
     Wakeup wakeup;
@@ -117,6 +117,7 @@ Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker,
     if (fds[1].revents & POLLIN) {
         wakeup.store_changed = waker.take();
     }
+    wakeup.kernel_event = kernel_fd >= 0 && (fds[2].revents & POLLIN) != 0;
     return wakeup;
 }
 
@@ -142,7 +143,7 @@ void Watchdog::ping() {
     next_ = std::chrono::steady_clock::now() + period_;
 }
 
-std::chrono::milliseconds parse_interval(std::string_view text) {
+std::chrono::milliseconds parse_interval(std::string_view flag, std::string_view text) {
     std::string_view number = text;
     long scale = 1000;
     if (number.ends_with("ms")) {
@@ -158,7 +159,7 @@ std::chrono::milliseconds parse_interval(std::string_view text) {
                         end == number.data() + number.size() && value > 0 && value <= 3600 * 1000;
     const std::chrono::milliseconds interval(parsed ? value * scale : 0);
     if (!parsed || interval < 50ms || interval > 1h) {
-        throw UsageError("--reconcile-interval: '" + std::string(text) +
+        throw UsageError("--" + std::string(flag) + ": '" + std::string(text) +
                          "' is not a duration between 50ms and 3600s (e.g. 5s, 500ms)");
     }
     return interval;

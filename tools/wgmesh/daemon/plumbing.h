@@ -64,10 +64,12 @@ class StoreWaker {
 struct Wakeup {
     int signal = 0;
     bool store_changed = false;
+    bool kernel_event = false;  // kernel_fd is readable
 };
 
-// Waits until a signal, a store change or `deadline`.
-Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker,
+// Waits until a signal, a store change, a kernel notification on `kernel_fd` (-1: none) or
+// `deadline`.
+Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker, int kernel_fd,
                        std::chrono::steady_clock::time_point deadline);
 
 // WATCHDOG=1 at half the WatchdogSec= period when systemd asks for it.
@@ -84,8 +86,9 @@ class Watchdog {
     std::chrono::steady_clock::time_point next_;
 };
 
-// "5s", "500ms" or a number of seconds; between 50 ms and 1 h. Throws UsageError.
-std::chrono::milliseconds parse_interval(std::string_view text);
+// The value of --`flag`: "5s", "500ms" or a number of seconds; between 50 ms and 1 h.
+// Throws UsageError naming the flag.
+std::chrono::milliseconds parse_interval(std::string_view flag, std::string_view text);
 
 // The kernel's AddressSet of the interface, telling `on_replace` about every change so the
 // interface state file lists what wgmesh added.

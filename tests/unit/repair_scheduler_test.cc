@@ -1,0 +1,150 @@
+// When the daemon repairs what the kernel monitor saw changed, and what status reports of it.
+#include "tools/wgmesh/daemon/repair_scheduler.h"
+
+#include <gtest/gtest.h>
+
+namespace wgmesh::cli {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr RepairScheduler::Settings kSettings{
+    .debounce = 20ms, .max_delay = 5000ms, .fight_threshold = 5, .fight_window = 10000ms};
+
+const SteadyTime kT0{};
+const WallTime kWall{std::chrono::seconds(1'800'000'000)};
+
+netlink::KernelEvents routes_removed() {
+    netlink::KernelEvents events;
+    events.routes = true;
+    events.relevant = 1;
+    return events;
+}
+
+mesh::CycleReport report_with_routes_added(std::size_t added) {
+    mesh::CycleReport report;
+    report.routes.added = added;
+    report.verified.routes = true;
+    return report;
+}
+
+TEST(RepairScheduler, NothingIsDueWithoutEvents) {
+    RepairScheduler scheduler(kSettings);
+    EXPECT_FALSE(scheduler.due());
+    EXPECT_TRUE(scheduler.note({}, kT0, kWall).empty());
+    EXPECT_FALSE(scheduler.due()) << "a batch of foreign, irrelevant events schedules nothing";
+}
+
+TEST(RepairScheduler, ABurstIsOneDebouncedRepairOfWhatItTouched) {
+    RepairScheduler scheduler(kSettings);
+    scheduler.note(routes_removed(), kT0, kWall);
+    scheduler.note(routes_removed(), kT0 + 3ms, kWall);
+    ASSERT_TRUE(scheduler.due());
+    EXPECT_EQ(*scheduler.due(), kT0 + 20ms) << "the first event's debounce, never postponed";
+    const auto repair = scheduler.begin(kT0 + 20ms);
+    EXPECT_EQ(repair.state, mesh::OwnedState{.routes = true});
+    EXPECT_FALSE(repair.full_resync_reason);
+    EXPECT_FALSE(scheduler.due()) << "taken";
+    scheduler.finish(repair, report_with_routes_added(3), kT0 + 32ms, kWall);
+    const auto report = scheduler.report();
+    const auto& routes = report.kinds[static_cast<std::size_t>(DriftKind::kRoute)];
+    EXPECT_EQ(routes.events, 2u);
+    EXPECT_EQ(routes.repairs, 1u);
+    EXPECT_EQ(routes.last_time_to_repair, 32ms);
+    EXPECT_EQ(routes.last_event, kWall);
+}
+
+TEST(RepairScheduler, AddressesAlsoVerifyTheirPrefixRoutesAndNftOnlyForwarding) {
+    RepairScheduler scheduler(kSettings);
+    netlink::KernelEvents events;
+    events.addresses = true;
+    scheduler.note(events, kT0, kWall);
+    EXPECT_EQ(scheduler.begin(kT0 + 20ms).state,
+              (mesh::OwnedState{.routes = true, .addresses = true}));
+    events = {};
+    events.nftables = true;
+    scheduler.note(events, kT0 + 1s, kWall);
+    EXPECT_EQ(scheduler.begin(kT0 + 2s).state, mesh::OwnedState{.forwarding = true});
+}
+
+TEST(RepairScheduler, LostEventsAndLinkChangesAreFullResyncs) {
+    for (const bool overrun : {true, false}) {
+        RepairScheduler scheduler(kSettings);
+        netlink::KernelEvents events;
+        (overrun ? events.overrun : events.link) = true;
+        scheduler.note(events, kT0, kWall);
+        ASSERT_TRUE(scheduler.due());
+        const auto repair = scheduler.begin(*scheduler.due());
+        EXPECT_EQ(repair.state, mesh::OwnedState::all());
+        EXPECT_EQ(repair.full_resync_reason, overrun ? "events lost" : "link changed");
+        mesh::CycleReport cycle = report_with_routes_added(10);
+        cycle.started = WallTime{};
+        cycle.finished = cycle.started + 14ms;
+        scheduler.finish(repair, cycle, kT0 + 40ms, kWall);
+        const auto report = scheduler.report();
+        EXPECT_EQ(report.full_resyncs, 1u);
+        ASSERT_TRUE(report.last_full_resync);
+        EXPECT_EQ(report.last_full_resync->duration, 14ms);
+        EXPECT_EQ(report.last_full_resync->changes, 10u);
+    }
+}
+
+TEST(RepairScheduler, RequestedResyncIsDueAtOnce) {
+    RepairScheduler scheduler(kSettings);
+    scheduler.request_full_resync("timer", kT0 + 60s);
+    EXPECT_EQ(scheduler.due(), kT0 + 60s);
+    const auto repair = scheduler.begin(kT0 + 60s);
+    EXPECT_EQ(repair.full_resync_reason, "timer");
+    EXPECT_FALSE(repair.first_event) << "no drift: nothing to time";
+}
+
+// A repair that found nothing to put back (our own IPv6 address coming back from the kernel
+// without our port id) is not counted as a repair.
+TEST(RepairScheduler, ARepairThatFixedNothingIsNotCounted) {
+    RepairScheduler scheduler(kSettings);
+    netlink::KernelEvents events;
+    events.addresses = true;
+    scheduler.note(events, kT0, kWall);
+    scheduler.finish(scheduler.begin(kT0 + 20ms), mesh::CycleReport{}, kT0 + 25ms, kWall);
+    const auto address = scheduler.report().kinds[static_cast<std::size_t>(DriftKind::kAddress)];
+    EXPECT_EQ(address.events, 1u);
+    EXPECT_EQ(address.repairs, 0u);
+    EXPECT_FALSE(address.last_time_to_repair);
+}
+
+// Someone keeps deleting our routes: the fight is reported once, re-adds back off (doubling,
+// up to the cycle interval) instead of spinning, and the fight ends when the removals stop.
+TEST(RepairScheduler, FightsBackOffAndAreReportedOnce) {
+    RepairScheduler scheduler(kSettings);
+    std::vector<std::chrono::milliseconds> delays;
+    std::size_t fights_started = 0;
+    auto now = kT0;
+    for (int i = 0; i < 12; ++i) {
+        fights_started += scheduler.note(routes_removed(), now, kWall).size();
+        ASSERT_TRUE(scheduler.due());
+        delays.push_back(
+            std::chrono::duration_cast<std::chrono::milliseconds>(*scheduler.due() - now));
+        now = *scheduler.due();
+        scheduler.finish(scheduler.begin(now), report_with_routes_added(1), now, kWall);
+        now += 1ms;  // the fighter deletes again right away
+    }
+    EXPECT_EQ(fights_started, 1u);
+    EXPECT_EQ(delays[0], 20ms);
+    EXPECT_EQ(delays[3], 20ms);
+    EXPECT_EQ(delays[4], 40ms) << "the fifth removal within the window starts the fight";
+    EXPECT_EQ(delays[5], 80ms);
+    EXPECT_EQ(delays.back(), 5000ms) << "capped at the cycle interval";
+    auto report = scheduler.report();
+    ASSERT_EQ(report.fights.size(), 1u);
+    EXPECT_EQ(report.fights[0].kind, DriftKind::kRoute);
+    EXPECT_GE(report.fights[0].removals, 5u);
+
+    // Quiet for longer than the window: the fight is over, repairs are prompt again.
+    now += 11s;
+    EXPECT_TRUE(scheduler.note(routes_removed(), now, kWall).empty());
+    EXPECT_EQ(*scheduler.due() - now, 20ms);
+    EXPECT_TRUE(scheduler.report().fights.empty());
+}
+
+}  // namespace
+}  // namespace wgmesh::cli

@@ -1,0 +1,180 @@
+#include "tools/wgmesh/daemon/repair_scheduler.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace wgmesh::cli {
+
+namespace {
+
+std::size_t index_of(DriftKind kind) {
+    return static_cast<std::size_t>(kind);
+}
+
+}  // namespace
+
+const char* drift_kind_name(DriftKind kind) {
+    switch (kind) {
+        case DriftKind::kRoute:
+            return "route";
+        case DriftKind::kAddress:
+            return "address";
+        case DriftKind::kForwarding:
+            return "forwarding";
+        case DriftKind::kLink:
+            break;
+    }
+    return "link";
+}
+
+RepairScheduler::RepairScheduler(Settings settings) : settings_(settings) {}
+
+std::chrono::milliseconds RepairScheduler::delay_for(DriftKind kind) const {
+    const std::size_t recent = recent_[index_of(kind)].size();
+    if (recent < settings_.fight_threshold) {
+        return settings_.debounce;
+    }
+    // Doubles with every removal past the threshold, up to the cycle interval.
+    auto delay = settings_.debounce;
+    for (std::size_t i = settings_.fight_threshold; i <= recent && delay < settings_.max_delay;
+         ++i) {
+        delay *= 2;
+    }
+    return std::min(delay, settings_.max_delay);
+}
+
+void RepairScheduler::forget_old_events(SteadyTime now) {
+    for (auto& events : recent_) {
+        while (!events.empty() && now - events.front() > settings_.fight_window) {
+            events.pop_front();
+        }
+    }
+    std::lock_guard lock(mutex_);
+    std::erase_if(report_.fights, [&](const Fight& fight) {
+        return recent_[index_of(fight.kind)].size() < settings_.fight_threshold;
+    });
+}
+
+bool RepairScheduler::count_event(DriftKind kind, SteadyTime now, WallTime wall) {
+    auto& recent = recent_[index_of(kind)];
+    recent.push_back(now);
+    std::lock_guard lock(mutex_);
+    auto& counter = report_.kinds[index_of(kind)];
+    ++counter.events;
+    counter.last_event = wall;
+    if (recent.size() < settings_.fight_threshold) {
+        return false;
+    }
+    const auto fight = std::find_if(report_.fights.begin(), report_.fights.end(),
+                                    [&](const Fight& f) { return f.kind == kind; });
+    if (fight != report_.fights.end()) {
+        fight->removals = recent.size();
+        fight->last = wall;
+        return false;
+    }
+    report_.fights.push_back({kind, recent.size(), wall});
+    return true;
+}
+
+std::vector<DriftKind> RepairScheduler::note(const netlink::KernelEvents& events, SteadyTime now,
+                                             WallTime wall) {
+    forget_old_events(now);
+    std::vector<DriftKind> touched;
+    if (events.routes) {
+        pending_.state.routes = true;
+        touched.push_back(DriftKind::kRoute);
+    }
+    if (events.addresses) {
+        // The kernel's prefix routes come and go with the addresses.
+        pending_.state.addresses = pending_.state.routes = true;
+        touched.push_back(DriftKind::kAddress);
+    }
+    if (events.nftables) {
+        pending_.state.forwarding = true;
+        touched.push_back(DriftKind::kForwarding);
+    }
+    if (events.link) {
+        // The kernel drops a downed link's routes without a notification per route.
+        touched.push_back(DriftKind::kLink);
+    }
+    std::vector<DriftKind> fights;
+    auto delay = settings_.debounce;
+    for (const auto kind : touched) {
+        pending_.drifted[index_of(kind)] = true;
+        if (count_event(kind, now, wall)) {
+            fights.push_back(kind);
+        }
+        delay = std::max(delay, delay_for(kind));
+    }
+    if (events.overrun || events.link) {
+        pending_.state = mesh::OwnedState::all();
+        if (!pending_.full_resync_reason) {
+            pending_.full_resync_reason = events.overrun ? "events lost" : "link changed";
+        }
+    }
+    if (!touched.empty() || events.overrun) {
+        if (!pending_.first_event) {
+            pending_.first_event = now;
+        }
+        // The earliest wins: a steady stream of events must not postpone the repair forever.
+        const auto at = now + delay;
+        due_ = due_ ? std::min(*due_, at) : at;
+    }
+    return fights;
+}
+
+void RepairScheduler::request_full_resync(std::string reason, SteadyTime now) {
+    pending_.state = mesh::OwnedState::all();
+    if (!pending_.full_resync_reason) {
+        pending_.full_resync_reason = std::move(reason);
+    }
+    due_ = due_ ? std::min(*due_, now) : now;
+}
+
+std::optional<SteadyTime> RepairScheduler::due() const {
+    return due_;
+}
+
+RepairScheduler::Repair RepairScheduler::begin(SteadyTime) {
+    Repair repair = std::move(pending_);
+    pending_ = {};
+    due_.reset();
+    return repair;
+}
+
+void RepairScheduler::finish(const Repair& repair, const mesh::CycleReport& report, SteadyTime now,
+                             WallTime wall) {
+    // What the cycle put back, per kind. Our own IPv6 address and link changes come back
+    // from the kernel without our port id (see netlink/kernel_monitor.h): their repair finds
+    // nothing to fix and is not counted.
+    const bool routes_fixed = report.routes.added + report.routes.removed > 0;
+    const std::array<bool, kDriftKinds> fixed = {
+        routes_fixed, report.addresses_restored > 0 || routes_fixed, report.verified.forwarding,
+        routes_fixed || report.addresses_restored > 0};
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < kDriftKinds; ++i) {
+        if (!repair.drifted[i] || !fixed[i]) {
+            continue;
+        }
+        auto& counter = report_.kinds[i];
+        ++counter.repairs;
+        if (repair.first_event) {
+            counter.last_time_to_repair =
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - *repair.first_event);
+        }
+    }
+    if (repair.full_resync_reason) {
+        ++report_.full_resyncs;
+        report_.last_full_resync = FullResync{
+            wall, *repair.full_resync_reason,
+            std::chrono::duration_cast<std::chrono::milliseconds>(report.finished - report.started),
+            report.routes.added + report.routes.removed + report.addresses_restored};
+    }
+}
+
+DriftReport RepairScheduler::report() const {
+    std::lock_guard lock(mutex_);
+    return report_;
+}
+
+}  // namespace wgmesh::cli
