@@ -229,19 +229,6 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
     return count;
 }
 
-// Holds the daemon (SIGSTOP) while a fault is injected and checked, so that a cycle cannot
-// repair it in between; "within one cycle" is measured from the release (SIGCONT).
-class Paused {
-  public:
-    explicit Paused(const Node& node) : pid_(node.pid()) { ::kill(pid_, SIGSTOP); }
-    ~Paused() { ::kill(pid_, SIGCONT); }
-    Paused(const Paused&) = delete;
-    Paused& operator=(const Paused&) = delete;
-
-  private:
-    pid_t pid_;
-};
-
 // Waits until the daemon has finished `n` more cycles than now.
 bool cycles_pass(const Node& node, std::size_t n, std::chrono::seconds timeout) {
     const auto start = cycles(node);

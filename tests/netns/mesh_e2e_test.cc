@@ -233,18 +233,27 @@ TEST(MeshE2e, DeletedRouteAndNftTableAreRestoredWithinOneCycle) {
     ASSERT_TRUE(eventually([&] { return forwarding_rule_present(a); }, kConverge))
         << a.ns().exec({"nft", "list", "ruleset"}).out << a.log_text();
 
-    a.ns().exec_checked({"ip", "route", "del", kLanNetwork, "dev", a.interface()});
-    ASSERT_FALSE(a.has_route(kLanNetwork, b.mesh_ip()));
+    {
+        Paused paused(a);
+        a.ns().exec_checked({"ip", "route", "del", kLanNetwork, "dev", a.interface()});
+        ASSERT_FALSE(a.has_route(kLanNetwork, b.mesh_ip()));
+    }
     EXPECT_TRUE(eventually([&] { return a.has_route(kLanNetwork, b.mesh_ip()); }, kOneCycle))
         << "route not restored within one cycle";
 
-    a.ns().exec_checked({"nft", "flush", "table", "inet", nft_table(a)});
-    ASSERT_FALSE(forwarding_rule_present(a));
+    {
+        Paused paused(a);
+        a.ns().exec_checked({"nft", "flush", "table", "inet", nft_table(a)});
+        ASSERT_FALSE(forwarding_rule_present(a));
+    }
     EXPECT_TRUE(eventually([&] { return forwarding_rule_present(a); }, kOneCycle))
         << "flushed table not refilled within one cycle";
 
-    a.ns().exec_checked({"nft", "delete", "table", "inet", nft_table(a)});
-    ASSERT_FALSE(forwarding_rule_present(a));
+    {
+        Paused paused(a);
+        a.ns().exec_checked({"nft", "delete", "table", "inet", nft_table(a)});
+        ASSERT_FALSE(forwarding_rule_present(a));
+    }
     EXPECT_TRUE(eventually([&] { return forwarding_rule_present(a); }, kOneCycle))
         << "deleted table not recreated within one cycle";
 

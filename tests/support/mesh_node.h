@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -193,5 +194,19 @@ bool udp_round_trip(const TestNamespace& from, const std::string& address);
 // A LAN interface "lan0" holding kLanAddress: a dummy, or a veth pair kept inside the
 // namespace where the kernel lacks dummy.
 void add_lan(const TestNamespace& ns);
+
+// Holds the daemon (SIGSTOP) while a fault is injected and checked, so that neither a cycle
+// nor the kernel monitor's repair (milliseconds) can undo it in between; "restored within"
+// is measured from the release (SIGCONT), when the daemon reads the queued notifications.
+class Paused {
+  public:
+    explicit Paused(const Node& node) : pid_(node.pid()) { ::kill(pid_, SIGSTOP); }
+    ~Paused() { ::kill(pid_, SIGCONT); }
+    Paused(const Paused&) = delete;
+    Paused& operator=(const Paused&) = delete;
+
+  private:
+    pid_t pid_;
+};
 
 }  // namespace wgmesh::test
