@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -398,6 +399,48 @@ json prefix_route(const Node& node, const std::string& family, const std::string
 
 bool prefix_route_present(const Node& node, const std::string& family, const std::string& dst) {
     return !prefix_route(node, family, dst).is_null();
+}
+
+// ENOBUFS: a burst of foreign route changes overflows a small monitor buffer while one of
+// our routes is deleted. The lost events force a full resync that puts it back; with the
+// cycle and the backstop resync an hour away, nothing else could.
+TEST(FaultKernel, LostKernelEventsForceAFullResyncThatRestoresOwnedState) {
+    WGMESH_REQUIRE_DAEMON_SCENARIOS();
+    SmallMesh mesh;
+    auto& node = mesh.node;
+    node.start({"--kernel-monitor-buffer", "4096", "--reconcile-interval", "3600s",
+                "--resync-interval", "3600s"});
+    ASSERT_TRUE(eventually([&] { return mesh.routes_converged(); }, kConverge))
+        << dump(kernel_routes(node)) << node.log_text();
+    const auto owned = *kernel_routes(node).begin();
+    const std::string victim = owned.substr(0, owned.find(' '));
+
+    const auto batch = mesh.dir.path() / "burst.batch";
+    {
+        std::ofstream out(batch);
+        for (int i = 0; i < 3000; ++i) {
+            out << "route add 198.18." << i / 250 << "." << i % 250 << "/32 dev ul0\n";
+        }
+        for (int i = 0; i < 3000; ++i) {
+            out << "route del 198.18." << i / 250 << "." << i % 250 << "/32 dev ul0\n";
+        }
+    }
+    {
+        Paused paused(node);
+        node.ns().exec_checked({"ip", "-batch", batch.string()});
+        node.ns().exec_checked({"ip", "route", "del", victim, "dev", node.interface()});
+        ASSERT_FALSE(mesh.routes_converged());
+    }
+    EXPECT_TRUE(eventually([&] { return mesh.routes_converged(); }, kOneCycle))
+        << "not restored after the lost events:\n"
+        << dump(kernel_routes(node)) << node.log_text();
+    const auto status = node.call("status");
+    ASSERT_TRUE(status);
+    const auto& kernel = status->at("kernel");
+    EXPECT_EQ(kernel.at("monitor"), "on");
+    ASSERT_TRUE(kernel.at("last_full_resync").is_object()) << kernel.dump();
+    EXPECT_EQ(kernel.at("last_full_resync").at("reason"), "events lost") << kernel.dump();
+    EXPECT_GE(kernel.at("full_resyncs").get<int>(), 2) << "start and the lost events";
 }
 
 TEST(FaultKernel, NftFlushRulesetRestoresOursButNotTheForeignTable) {

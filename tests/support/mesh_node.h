@@ -101,8 +101,8 @@ class Node {
                            const std::vector<std::string>& networks = {}) const;
     void write_peers(const nlohmann::json& peers) const;
 
-    // Starts `wgmesh join` (reconcile interval 1 s, debug log into log()) and waits until
-    // it answers on its control socket; `extra` flags are appended.
+    // Starts `wgmesh join` (reconcile interval 1 s unless `extra` gives one, debug log into
+    // log()) and waits until it answers on its control socket; `extra` flags are appended.
     void start(const std::vector<std::string>& extra = {});
     // Starts without waiting for the control socket.
     void spawn(const std::vector<std::string>& extra = {});

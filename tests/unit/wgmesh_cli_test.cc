@@ -59,6 +59,25 @@ TEST(WgmeshCli, EveryHelpTextEndsWithANewline) {
     }
 }
 
+// The daemon's timing and monitor flags are checked before anything is touched, and an error
+// names the flag that was wrong.
+TEST(WgmeshCli, JoinRefusesBadResyncAndMonitorFlagsNamingThem) {
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--resync-interval", "10ms"}, "--resync-interval"},
+        {{"--resync-interval", "2h"}, "--resync-interval"},
+        {{"--reconcile-interval", "x"}, "--reconcile-interval"},
+        {{"--kernel-monitor-buffer", "100"}, "kernel-monitor-buffer"},
+        {{"--kernel-monitor-buffer", "-1"}, "kernel-monitor-buffer"},
+    };
+    for (const auto& [flags, named] : cases) {
+        std::vector<std::string> argv = {WGMESH_BINARY, "join", "--interface", "wgcli0"};
+        argv.insert(argv.end(), flags.begin(), flags.end());
+        const auto result = run_command(argv);
+        EXPECT_EQ(result.exit_code, 1) << flags[1];
+        EXPECT_NE(result.err.find(named), std::string::npos) << result.err;
+    }
+}
+
 TEST(WgmeshCli, UnknownCommandFailsWithTheUsage) {
     const auto result = run_command({WGMESH_BINARY, "frobnicate"});
     EXPECT_EQ(result.exit_code, 1);

@@ -19,6 +19,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Below a page the socket holds no notification at all; above 1 GiB is a typo.
+constexpr unsigned long kMinMonitorBuffer = 4096;
+constexpr unsigned long kMaxMonitorBuffer = 1UL << 30;
+
 std::vector<FlagSpec> join_specs() {
     auto specs = join_flag_specs();
     specs.push_back({"secret-file", "FILE", "read the mesh secret from FILE"});
@@ -30,10 +34,11 @@ std::vector<FlagSpec> join_specs() {
     specs.push_back({"reconcile-interval", "DURATION",
                      "time between reconcile cycles, e.g. 5s or 500ms (default 5s)"});
     specs.push_back({"resync-interval", "DURATION",
-                     "time between full resyncs of the routes, addresses and rules wgmesh owns, "
-                     "the backstop behind the kernel monitor (default 60s)"});
+                     "time between full resyncs of the owned kernel state (default 60s)"});
     specs.push_back({"no-kernel-monitor", "",
-                     "do not watch the kernel for changes: verify everything every cycle"});
+                     "verify the owned kernel state every cycle instead of watching it"});
+    specs.push_back({"kernel-monitor-buffer", "BYTES",
+                     "the kernel monitor's receive buffer (default 4194304)"});
     return specs;
 }
 
@@ -72,8 +77,10 @@ int run_join(Args args) {
     }
     std::chrono::milliseconds resync_interval = 60s;
     if (const auto text = flags.value("resync-interval")) {
-        resync_interval = parse_interval("reconcile-interval", *text);
+        resync_interval = parse_interval("resync-interval", *text);
     }
+    const auto monitor_buffer = static_cast<int>(
+        flags.number("kernel-monitor-buffer", kMinMonitorBuffer, kMaxMonitorBuffer).value_or(0));
     std::filesystem::path socket = mesh::default_control_socket(options.interface);
     if (const auto path = flags.value("control-socket")) {
         if (path->empty() || path->front() != '/') {
@@ -89,7 +96,8 @@ int run_join(Args args) {
                    .control_socket = std::move(socket),
                    .reconcile_interval = interval,
                    .resync_interval = resync_interval,
-                   .kernel_monitor = !flags.has("no-kernel-monitor")});
+                   .kernel_monitor = !flags.has("no-kernel-monitor"),
+                   .kernel_monitor_buffer = monitor_buffer});
     return daemon.run();
 }
 

@@ -52,6 +52,7 @@ Daemon::Daemon(DaemonSettings settings)
       interval_(settings.reconcile_interval),
       resync_interval_(settings.resync_interval),
       kernel_monitor_(settings.kernel_monitor),
+      kernel_monitor_buffer_(settings.kernel_monitor_buffer),
       device_(options_.interface) {}
 
 wg::DeviceOptions Daemon::device_options() const {
@@ -362,7 +363,8 @@ int Daemon::run() {
                    .nft_table = netlink::forwarding_table_name(options_.interface)},
          .cycle_interval = interval_,
          .resync_interval = resync_interval_,
-         .monitor = kernel_monitor_});
+         .monitor = kernel_monitor_,
+         .monitor_buffer_bytes = kernel_monitor_buffer_});
 
     mesh::ControlContext context;
     context.interface = options_.interface;

@@ -32,6 +32,9 @@ struct DaemonSettings {
     std::chrono::milliseconds resync_interval{60000};
     // Off: no kernel monitor, every cycle verifies everything (the polling baseline).
     bool kernel_monitor = true;
+    // The monitor's receive buffer in bytes; 0: its default (4 MiB). A burst larger than
+    // the buffer loses events, which costs a full resync.
+    int kernel_monitor_buffer = 0;
 };
 
 class Daemon {
@@ -64,6 +67,7 @@ class Daemon {
     std::chrono::milliseconds interval_;
     std::chrono::milliseconds resync_interval_;
     bool kernel_monitor_;
+    int kernel_monitor_buffer_;
 
     // What the Reconciler drives; its target is replaced when the interface is recreated.
     SwappableDevice device_;

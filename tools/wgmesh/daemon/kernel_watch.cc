@@ -53,7 +53,8 @@ KernelWatch::KernelWatch(KernelWatchSettings settings)
         set_mode("off (--no-kernel-monitor)");
     } else {
         try {
-            monitor_ = std::make_unique<netlink::KernelMonitor>(settings_.scope);
+            monitor_ = std::make_unique<netlink::KernelMonitor>(settings_.scope,
+                                                                settings_.monitor_buffer_bytes);
             set_mode("on");
         } catch (const std::exception& e) {
             set_mode(std::string("unavailable: ") + e.what());

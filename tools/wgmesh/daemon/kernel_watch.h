@@ -25,6 +25,7 @@ struct KernelWatchSettings {
     std::chrono::milliseconds cycle_interval{5000};
     std::chrono::milliseconds resync_interval{60000};
     bool monitor = true;
+    int monitor_buffer_bytes = 0;  // the monitor's receive buffer; 0: its default (4 MiB)
 };
 
 class KernelWatch {
