@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,8 +28,10 @@ wg::Key key_n(int n) {
     return wg::Key(bytes);
 }
 
+// Generous: a loaded 2-core machine under TSan can stall the saver thread for seconds;
+// the saver's interval here is 2 ms, so only a hang takes this long.
 bool wait_until(const std::function<bool()>& condition) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
     while (!condition()) {
         if (std::chrono::steady_clock::now() >= deadline) {
             return false;
@@ -96,12 +99,21 @@ TEST_F(SaverFaultTest, KeepsTryingWhileTheDirIsUnwritableAndRecoversAfterwards) 
     late.wg_pubkey = key_n(9);
     ASSERT_TRUE(store.update(late, "control").accepted());
     ASSERT_TRUE(wait_until([&] { return saver.saves() >= 2; })) << "the saver thread gave up";
+    // The file is replaced by rename, so reading it while the thread saves is safe; stop()
+    // has not run, so the thread itself wrote the late peer.
+    ASSERT_TRUE(wait_until([&] {
+        const auto state = cache.read();
+        return state.status == CacheFileState::Status::kOk && state.document.peers.size() == 4;
+    })) << "the saver thread never saved the store as it is now";
+
+    // The thread saves every 2 ms: its temp file exists while a save is in progress, so the
+    // leftovers are checked once it is stopped (the final save must succeed too).
+    EXPECT_TRUE(saver.stop());
     EXPECT_FALSE(saver.last_error().has_value());
-    auto state = cache.read();
+    const auto state = cache.read();
     ASSERT_EQ(state.status, CacheFileState::Status::kOk);
     EXPECT_EQ(state.document.peers.size(), 4u);
     EXPECT_FALSE(fs::exists(cache.temp_path()));
-    EXPECT_TRUE(saver.stop());
 }
 
 TEST_F(SaverFaultTest, StopReportsAFailedFinalSave) {
