@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -63,7 +64,25 @@ void wait_for(int fd, short events, Clock::time_point deadline, const std::strin
     }
 }
 
+// The blank line that ends every reply, as uapi_reply_length() looks for it.
+constexpr std::string_view kReplyEnd = "\n\n";
+
 }  // namespace
+
+std::optional<std::size_t> UapiReplyReader::append(std::string_view bytes) {
+    received_.append(bytes);
+    // An empty reply is the blank line alone.
+    if (received_.starts_with('\n'))
+        return 1;
+    // Only the new bytes, and as much before them as a terminator split by the read needs.
+    const std::size_t overlap = kReplyEnd.size() - 1;
+    const std::size_t from = scanned_ > overlap ? scanned_ - overlap : 0;
+    scanned_ = received_.size();
+    const std::size_t end = received_.find(kReplyEnd, from);
+    if (end == std::string::npos)
+        return std::nullopt;
+    return end + kReplyEnd.size();
+}
 
 UapiDevice::UapiDevice(std::string interface_name, std::string socket_directory,
                        std::chrono::milliseconds timeout)
@@ -104,16 +123,10 @@ std::string UapiDevice::exchange(std::string_view request) {
         sent += static_cast<std::size_t>(n);
     }
 
-    std::string reply;
+    UapiReplyReader reader;
     char buffer[65536];
     for (;;) {
-        if (const auto length = uapi_reply_length(reply)) {
-            if (*length != reply.size())
-                throw UapiProtocolError("WireGuard UAPI socket " + socket_path_ +
-                                        " sent bytes after its reply");
-            return reply;
-        }
-        if (reply.size() > kMaxUapiReplyBytes)
+        if (reader.received().size() > kMaxUapiReplyBytes)
             throw UapiProtocolError("WireGuard UAPI reply from " + socket_path_ + " exceeds " +
                                     std::to_string(kMaxUapiReplyBytes) + " bytes");
         wait_for(fd.get(), POLLIN, deadline, socket_path_);
@@ -126,9 +139,14 @@ std::string UapiDevice::exchange(std::string_view request) {
         if (n == 0) {
             throw UapiProtocolError("WireGuard UAPI socket " + socket_path_ +
                                     " closed the connection before a complete reply (" +
-                                    std::to_string(reply.size()) + " bytes received)");
+                                    std::to_string(reader.received().size()) + " bytes received)");
         }
-        reply.append(buffer, static_cast<std::size_t>(n));
+        if (const auto length = reader.append({buffer, static_cast<std::size_t>(n)})) {
+            if (*length != reader.received().size())
+                throw UapiProtocolError("WireGuard UAPI socket " + socket_path_ +
+                                        " sent bytes after its reply");
+            return std::move(reader).take();
+        }
     }
 }
 

@@ -9,12 +9,30 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "wg/config_diff.h"
 #include "wg/device.h"
 
 namespace wgmesh::wg {
+
+// Collects a reply from successive reads and finds its end as uapi_reply_length() does,
+// looking at each received byte once: searching the whole buffer after every read is
+// quadratic, gigabytes of scanning for a hostile reply near kMaxUapiReplyBytes.
+class UapiReplyReader {
+  public:
+    // Appends one read; the length of the complete reply once its end has arrived.
+    std::optional<std::size_t> append(std::string_view bytes);
+    const std::string& received() const { return received_; }
+    std::string take() && { return std::move(received_); }
+
+  private:
+    std::string received_;
+    std::size_t scanned_ = 0;  // no terminator ends before this offset
+};
 
 class UapiDevice : public WireGuardDevice {
   public:

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+#include <string_view>
 #include <system_error>
+
+#include "wg/uapi_backend.h"
 
 namespace wgmesh::wg {
 namespace {
@@ -147,6 +152,55 @@ TEST(UapiProtocol, ReplyLengthFindsTheBlankLine) {
     EXPECT_EQ(uapi_reply_length("errno=0\n\n"), 9u);
     EXPECT_EQ(uapi_reply_length("a=b\nerrno=0\n\nxyz"), 13u);
     EXPECT_EQ(uapi_reply_length("\n"), 1u);
+}
+
+// Feeds `reply` to a reader in reads of `step` bytes; the complete reply once its end is in.
+std::optional<std::string> read_in_steps(std::string_view reply, std::size_t step) {
+    UapiReplyReader reader;
+    for (std::size_t at = 0; at < reply.size(); at += step) {
+        if (const auto length = reader.append(reply.substr(at, step)))
+            return reader.received().substr(0, *length);
+    }
+    return std::nullopt;
+}
+
+TEST(UapiProtocol, ReplyReaderParsesAReplySplitAcrossManySmallReads) {
+    for (const std::size_t step : {1u, 2u, 3u, 7u, 64u}) {
+        const auto reply = read_in_steps(kGetReply, step);
+        ASSERT_TRUE(reply.has_value()) << "reads of " << step << " bytes";
+        EXPECT_EQ(*reply, kGetReply) << "reads of " << step << " bytes";
+        EXPECT_EQ(parse_uapi_get_reply(*reply).peers.size(), 2u);
+    }
+    EXPECT_FALSE(read_in_steps("errno=0\n", 1)) << "no blank line yet";
+}
+
+TEST(UapiProtocol, ReplyReaderFindsAnEndStraddlingTwoReads) {
+    UapiReplyReader reader;
+    EXPECT_FALSE(reader.append("errno=0\n"));
+    EXPECT_EQ(reader.append("\n"), 9u);
+
+    UapiReplyReader single_newlines;  // two reads each ending in a newline, no blank line
+    EXPECT_FALSE(single_newlines.append("a=b\n"));
+    EXPECT_FALSE(single_newlines.append("x\n"));
+    EXPECT_EQ(single_newlines.append("\nlate"), 7u) << "bytes after the end are the caller's";
+
+    UapiReplyReader empty;  // the empty reply is the blank line alone, even split off
+    EXPECT_FALSE(empty.append(""));
+    EXPECT_EQ(empty.append("\n"), 1u);
+}
+
+TEST(UapiProtocol, ReplyReaderAgreesWithReplyLengthAtEverySplit) {
+    for (const std::string_view reply :
+         {std::string_view("errno=0\n\n"), std::string_view("a\n\nb\n\n"), std::string_view("\n\n"),
+          std::string_view("a\nb\nc\n"), std::string_view("x\n\n\n")}) {
+        for (std::size_t split = 0; split <= reply.size(); ++split) {
+            UapiReplyReader reader;
+            auto length = reader.append(reply.substr(0, split));
+            if (!length)
+                length = reader.append(reply.substr(split));
+            EXPECT_EQ(length, uapi_reply_length(reply)) << "split at " << split;
+        }
+    }
 }
 
 TEST(UapiProtocol, HostileRepliesAreProtocolErrors) {
