@@ -3,8 +3,16 @@
 #include <stdexcept>
 
 #include "mesh/json_input.h"
+#include "mesh/terminal_text.h"
 
 namespace wgmesh::mesh {
+
+namespace {
+
+// An unknown field's name is the client's text, echoed into an error the CLI prints.
+constexpr std::size_t kMaxShownFieldBytes = 64;
+
+}  // namespace
 
 ControlRequest parse_control_request(std::string_view line) {
     if (line.size() > kMaxControlLineBytes) {
@@ -35,7 +43,10 @@ ControlRequest parse_control_request(std::string_view line) {
             }
             request.params = value;
         } else {
-            throw std::invalid_argument("unknown request field \"" + key + "\"");
+            std::string message = "unknown request field \"";
+            message += terminal_safe(key, kMaxShownFieldBytes);
+            message += '"';
+            throw std::invalid_argument(message);
         }
     }
     if (request.method.empty()) {

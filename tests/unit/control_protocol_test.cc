@@ -20,6 +20,27 @@ TEST(ControlProtocol, RejectsMalformedRequests) {
     }
 }
 
+TEST(ControlProtocol, AnUnknownFieldNameIsEscapedInTheError) {
+    // JSON escapes decode to raw bytes: a terminal escape sequence and a bidi override.
+    try {
+        parse_control_request(R"({"method":"status","\u001b[2J\u202e":1})");
+        FAIL() << "expected an error";
+    } catch (const std::invalid_argument& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(what, "unknown request field \"\\x1b[2J\\u202e\"");
+        EXPECT_EQ(what.find('\x1b'), std::string::npos) << what;
+    }
+    try {
+        std::string request = R"({"method":"status",")";
+        request.append(10000, 'k');
+        request += R"(":1})";
+        parse_control_request(request);
+        FAIL() << "expected an error";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_LT(std::string(e.what()).size(), 200u) << "a long name is cut";
+    }
+}
+
 TEST(ControlProtocol, RejectsDeepNestingAndOversizedLines) {
     const std::string deep = R"({"method":"x","params":{"a":)" + std::string(10000, '[') +
                              std::string(10000, ']') + "}}";

@@ -54,8 +54,9 @@ std::optional<nlohmann::json> call(const std::filesystem::path& socket, std::str
     if (!response.value("ok", false)) {
         const auto error = response.find("error");
         std::cerr << "wgmesh: the daemon refused: "
-                  << (error != response.end() && error->is_string() ? error->get<std::string>()
-                                                                    : response.dump())
+                  << mesh::terminal_safe(error != response.end() && error->is_string()
+                                             ? error->get<std::string>()
+                                             : response.dump())
                   << "\n";
         return std::nullopt;
     }
