@@ -238,7 +238,10 @@ TEST(PeerCacheGoInterop, AnInvalidHostnameIsDroppedAndThePeerKept) {
     };
     std::string text = R"({"peers":[)";
     for (std::size_t i = 0; i < std::size(cases); ++i) {
-        text += (i ? "," : "") + one_entry(k[i], cases[i].first);
+        if (i > 0) {
+            text += ',';
+        }
+        text += one_entry(k[i], cases[i].first);
     }
     const auto doc = parse_peer_cache(text + "]}");
     ASSERT_FALSE(doc.error) << *doc.error;
