@@ -133,7 +133,11 @@ void bench_wg(const BenchOptions& options, BenchReport& report) {
     const TempFile psk_file(psk.to_base64() + "\n");
 
     InterfaceGuard guard;
-    wg::EnsuredInterface ensured = wg::ensure_interface(kInterface);
+    // wireguard-go on every kernel, so the figures compare like with like (and with the
+    // other groups' daemons) whether or not the kernel has WireGuard.
+    wg::DeviceOptions device_options;
+    device_options.backend = wg::BackendChoice::kUserspace;
+    wg::EnsuredInterface ensured = wg::ensure_interface(kInterface, device_options);
     wg::WireGuardDevice& device = *ensured.device;
     auto* uapi = dynamic_cast<wg::UapiDevice*>(&device);
     const std::string backend = uapi ? "wireguard-go" : "kernel";

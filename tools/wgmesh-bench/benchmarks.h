@@ -16,5 +16,9 @@ void bench_routes(const BenchOptions& options, BenchReport& report);  // bench_r
 void bench_wg(const BenchOptions& options, BenchReport& report);      // bench_wg.cc
 void bench_mesh(const BenchOptions& options, BenchReport& report);    // bench_mesh.cc
 void bench_daemon(const BenchOptions& options, BenchReport& report);  // bench_daemon.cc
+void bench_repair(const BenchOptions& options, BenchReport& report);  // bench_repair.cc
+// The daemon group's in-process reconcile cycle CPU (first, no-change, full resync), which the
+// repair group reports too.
+void bench_reconcile_cycle(const BenchOptions& options, BenchReport& report);  // bench_daemon.cc
 
 }  // namespace wgmesh::bench

@@ -16,6 +16,8 @@ constexpr std::string_view kUsage =
     "  wg       1000-peer apply vs wg syncconf and one 'wg set' per peer\n"
     "  mesh     peer cache save/restore and collision scan of 1000 peers\n"
     "  daemon   reconcile cycle CPU and peak RSS with 1000 peers and 10k routes\n"
+    "  repair   time to put back a deleted route, all routes, the mesh address, our nft\n"
+    "           table and our FORWARD accept (kernel monitor vs polling), idle CPU, RSS\n"
     "  all      every group\n";
 
 }  // namespace
@@ -25,7 +27,8 @@ int main(int argc, char** argv) {
     BenchOptions options;
     bool json = false;
     bool any = false;
-    bool run_routes = false, run_wg = false, run_mesh = false, run_daemon = false;
+    bool run_routes = false, run_wg = false, run_mesh = false, run_daemon = false,
+         run_repair = false;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -36,12 +39,13 @@ int main(int argc, char** argv) {
         } else if (arg == "--quick") {
             options.quick = true;
         } else if (arg == "routes" || arg == "wg" || arg == "mesh" || arg == "daemon" ||
-                   arg == "all") {
+                   arg == "repair" || arg == "all") {
             any = true;
             run_routes |= arg == "routes" || arg == "all";
             run_wg |= arg == "wg" || arg == "all";
             run_mesh |= arg == "mesh" || arg == "all";
             run_daemon |= arg == "daemon" || arg == "all";
+            run_repair |= arg == "repair" || arg == "all";
         } else {
             std::cerr << "wgmesh-bench: unknown argument '" << arg << "'\n" << kUsage;
             return 1;
@@ -61,6 +65,8 @@ int main(int argc, char** argv) {
             bench_mesh(options, report);
         if (run_daemon)
             bench_daemon(options, report);
+        if (run_repair)
+            bench_repair(options, report);
     } catch (const std::exception& e) {
         std::cerr << "wgmesh-bench: " << e.what() << "\n";
         return 1;
