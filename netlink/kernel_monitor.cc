@@ -35,7 +35,7 @@ constexpr unsigned kRouteGroups[] = {RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTN
 
 // The kernel's datagrams are at most 32 KiB (netlink max_recvmsg_len) in practice; a larger
 // one is truncated and reported as an overrun.
-constexpr std::size_t kDatagramBytes = 64 * 1024;
+constexpr std::size_t kDatagramBytes = 32 * 1024;
 
 // iptables-nft's table and chain, where NftForwarding puts its tagged accept.
 constexpr std::string_view kFilterTable = "filter";
@@ -437,7 +437,6 @@ KernelMonitor::KernelMonitor(OwnedScope scope, int receive_buffer_bytes)
     : receive_buffer_bytes_(receive_buffer_bytes > 0 ? receive_buffer_bytes
                                                      : kDefaultReceiveBufferBytes),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
-      query_(NETLINK_ROUTE),
       buffer_(kDatagramBytes) {
     scope_.owned = std::move(scope);
     if (!epoll_) {
@@ -510,7 +509,9 @@ void KernelMonitor::resolve_interface() {
     NetlinkStatus status;
     try {
         // The reply is an RTM_NEWLINK like a notification: the classifier resolves it.
-        status = query_.request(*request, [&](const nlmsghdr& reply) {
+        // A socket of its own for the few lookups: the monitor holds no idle buffers.
+        NetlinkSocket query(NETLINK_ROUTE);
+        status = query.request(*request, [&](const nlmsghdr& reply) {
             KernelEvents ignored;
             const auto* bytes = reinterpret_cast<const std::uint8_t*>(&reply);
             classify_rtnetlink({bytes, reply.nlmsg_len}, found, {}, ignored);

@@ -166,7 +166,6 @@ class KernelMonitor {
     Socket route_;
     Socket nftables_;  // null when no nft table is watched
     NftTransaction transaction_;
-    NetlinkSocket query_;  // looks the interface up
     bool resolve_pending_ = false;
     std::vector<std::uint8_t> buffer_;
 };
