@@ -31,7 +31,7 @@ mesh::CycleReport report_with_routes_added(std::size_t added) {
 TEST(RepairScheduler, NothingIsDueWithoutEvents) {
     RepairScheduler scheduler(kSettings);
     EXPECT_FALSE(scheduler.due());
-    EXPECT_TRUE(scheduler.note({}, kT0, kWall).empty());
+    scheduler.note({}, kT0, kWall);
     EXPECT_FALSE(scheduler.due()) << "a batch of foreign, irrelevant events schedules nothing";
 }
 
@@ -119,20 +119,21 @@ TEST(RepairScheduler, FightsBackOffAndAreReportedOnce) {
     std::vector<std::chrono::milliseconds> delays;
     std::size_t fights_started = 0;
     auto now = kT0;
-    for (int i = 0; i < 12; ++i) {
-        fights_started += scheduler.note(routes_removed(), now, kWall).size();
+    for (int i = 0; i < 13; ++i) {
+        scheduler.note(routes_removed(), now, kWall);
         ASSERT_TRUE(scheduler.due());
         delays.push_back(
             std::chrono::duration_cast<std::chrono::milliseconds>(*scheduler.due() - now));
         now = *scheduler.due();
-        scheduler.finish(scheduler.begin(now), report_with_routes_added(1), now, kWall);
+        fights_started +=
+            scheduler.finish(scheduler.begin(now), report_with_routes_added(1), now, kWall).size();
         now += 1ms;  // the fighter deletes again right away
     }
     EXPECT_EQ(fights_started, 1u);
     EXPECT_EQ(delays[0], 20ms);
-    EXPECT_EQ(delays[3], 20ms);
-    EXPECT_EQ(delays[4], 40ms) << "the fifth removal within the window starts the fight";
-    EXPECT_EQ(delays[5], 80ms);
+    EXPECT_EQ(delays[4], 20ms);
+    EXPECT_EQ(delays[5], 40ms) << "the fifth repair within the window started the fight";
+    EXPECT_EQ(delays[6], 80ms);
     EXPECT_EQ(delays.back(), 5000ms) << "capped at the cycle interval";
     auto report = scheduler.report();
     ASSERT_EQ(report.fights.size(), 1u);
@@ -141,9 +142,34 @@ TEST(RepairScheduler, FightsBackOffAndAreReportedOnce) {
 
     // Quiet for longer than the window: the fight is over, repairs are prompt again.
     now += 11s;
-    EXPECT_TRUE(scheduler.note(routes_removed(), now, kWall).empty());
+    scheduler.note(routes_removed(), now, kWall);
     EXPECT_EQ(*scheduler.due() - now, 20ms);
     EXPECT_TRUE(scheduler.report().fights.empty());
+}
+
+// `ip route flush proto 150` of 10k routes: thousands of notifications over many drains,
+// before and after the one repair that puts them back. That is one removal, not a fight.
+TEST(RepairScheduler, OneFlushOverManyDrainsIsNotAFight) {
+    RepairScheduler scheduler(kSettings);
+    auto now = kT0;
+    for (int drain = 0; drain < 30; ++drain) {
+        scheduler.note(routes_removed(), now, kWall);
+        now += 1ms;
+    }
+    now = *scheduler.due();
+    EXPECT_TRUE(scheduler.finish(scheduler.begin(now), report_with_routes_added(10000), now, kWall)
+                    .empty());
+    // The rest of the flush's notifications, read after the repair: nothing left to put back.
+    for (int drain = 0; drain < 30; ++drain) {
+        scheduler.note(routes_removed(), now, kWall);
+        EXPECT_EQ(*scheduler.due() - now, 20ms) << "no back-off: no fight";
+        now = *scheduler.due();
+        EXPECT_TRUE(scheduler.finish(scheduler.begin(now), report_with_routes_added(0), now, kWall)
+                        .empty());
+    }
+    const auto report = scheduler.report();
+    EXPECT_TRUE(report.fights.empty());
+    EXPECT_EQ(report.kinds[static_cast<std::size_t>(DriftKind::kRoute)].repairs, 1u);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // `wgmesh join`: parses the daemon's flags, reads the secret and starts the daemon
 // (tools/wgmesh/daemon/). See docs/daemon.md.
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -91,6 +93,10 @@ int run_join(Args args) {
     // Read, then wiped from the environment, before anything can be spawned.
     std::string secret =
         take_secret(flags, {}, [](const std::string& text) { mesh::log_warning(text); });
+    // Then descriptors inherited from whoever started us go (a secret file may have been one,
+    // `--secret-file <(...)`): libmnl opens its sockets without close-on-exec, and a parent's
+    // netfilter socket among ours would hide that parent's nft changes from the kernel monitor.
+    ::close_range(3, ~0U, 0);
     Daemon daemon({.options = std::move(options),
                    .secret = std::move(secret),
                    .control_socket = std::move(socket),

@@ -90,12 +90,7 @@ void KernelWatch::on_readable(SteadyTime now) {
     if (events.overrun) {
         mesh::log_warning("kernel notifications were lost; resyncing everything");
     }
-    for (const auto kind : scheduler_.note(events, now, std::chrono::system_clock::now())) {
-        mesh::log_warning("something keeps removing " + describe_fight(kind, settings_.scope) +
-                          " (" + std::to_string(kFightThreshold) + " times within " +
-                          std::to_string(kFightWindow.count()) +
-                          " s); backing repairs off up to the cycle interval");
-    }
+    scheduler_.note(events, now, std::chrono::system_clock::now());
 }
 
 SteadyTime KernelWatch::next_deadline() const {
@@ -119,7 +114,13 @@ RepairScheduler::Repair KernelWatch::before_cycle(mesh::Reconciler& reconciler, 
 
 void KernelWatch::after_cycle(const RepairScheduler::Repair& repair,
                               const mesh::CycleReport& report, SteadyTime now) {
-    scheduler_.finish(repair, report, now, std::chrono::system_clock::now());
+    for (const auto kind :
+         scheduler_.finish(repair, report, now, std::chrono::system_clock::now())) {
+        mesh::log_warning("something keeps removing " + describe_fight(kind, settings_.scope) +
+                          " (put back " + std::to_string(kFightThreshold) + " times within " +
+                          std::to_string(kFightWindow.count()) +
+                          " s); backing repairs off up to the cycle interval");
+    }
 }
 
 nlohmann::json KernelWatch::status_json(

@@ -34,7 +34,7 @@ std::chrono::milliseconds RepairScheduler::delay_for(DriftKind kind) const {
     if (recent < settings_.fight_threshold) {
         return settings_.debounce;
     }
-    // Doubles with every removal past the threshold, up to the cycle interval.
+    // Doubles with every repair past the threshold, up to the cycle interval.
     auto delay = settings_.debounce;
     for (std::size_t i = settings_.fight_threshold; i <= recent && delay < settings_.max_delay;
          ++i) {
@@ -43,10 +43,10 @@ std::chrono::milliseconds RepairScheduler::delay_for(DriftKind kind) const {
     return std::min(delay, settings_.max_delay);
 }
 
-void RepairScheduler::forget_old_events(SteadyTime now) {
-    for (auto& events : recent_) {
-        while (!events.empty() && now - events.front() > settings_.fight_window) {
-            events.pop_front();
+void RepairScheduler::forget_old_repairs(SteadyTime now) {
+    for (auto& repairs : recent_) {
+        while (!repairs.empty() && now - repairs.front() > settings_.fight_window) {
+            repairs.pop_front();
         }
     }
     std::lock_guard lock(mutex_);
@@ -55,16 +55,20 @@ void RepairScheduler::forget_old_events(SteadyTime now) {
     });
 }
 
-bool RepairScheduler::count_event(DriftKind kind, SteadyTime now, WallTime wall) {
-    auto& recent = recent_[index_of(kind)];
-    recent.push_back(now);
+void RepairScheduler::count_event(DriftKind kind, WallTime wall) {
     std::lock_guard lock(mutex_);
     auto& counter = report_.kinds[index_of(kind)];
     ++counter.events;
     counter.last_event = wall;
+}
+
+bool RepairScheduler::count_repair(DriftKind kind, SteadyTime now, WallTime wall) {
+    auto& recent = recent_[index_of(kind)];
+    recent.push_back(now);
     if (recent.size() < settings_.fight_threshold) {
         return false;
     }
+    // Called with mutex_ held.
     const auto fight = std::find_if(report_.fights.begin(), report_.fights.end(),
                                     [&](const Fight& f) { return f.kind == kind; });
     if (fight != report_.fights.end()) {
@@ -76,9 +80,8 @@ bool RepairScheduler::count_event(DriftKind kind, SteadyTime now, WallTime wall)
     return true;
 }
 
-std::vector<DriftKind> RepairScheduler::note(const netlink::KernelEvents& events, SteadyTime now,
-                                             WallTime wall) {
-    forget_old_events(now);
+void RepairScheduler::note(const netlink::KernelEvents& events, SteadyTime now, WallTime wall) {
+    forget_old_repairs(now);
     std::vector<DriftKind> touched;
     if (events.routes) {
         pending_.state.routes = true;
@@ -97,13 +100,10 @@ std::vector<DriftKind> RepairScheduler::note(const netlink::KernelEvents& events
         // The kernel drops a downed link's routes without a notification per route.
         touched.push_back(DriftKind::kLink);
     }
-    std::vector<DriftKind> fights;
     auto delay = settings_.debounce;
     for (const auto kind : touched) {
         pending_.drifted[index_of(kind)] = true;
-        if (count_event(kind, now, wall)) {
-            fights.push_back(kind);
-        }
+        count_event(kind, wall);
         delay = std::max(delay, delay_for(kind));
     }
     if (events.overrun || events.link) {
@@ -120,7 +120,6 @@ std::vector<DriftKind> RepairScheduler::note(const netlink::KernelEvents& events
         const auto at = now + delay;
         due_ = due_ ? std::min(*due_, at) : at;
     }
-    return fights;
 }
 
 void RepairScheduler::request_full_resync(std::string reason, SteadyTime now) {
@@ -142,8 +141,11 @@ RepairScheduler::Repair RepairScheduler::begin(SteadyTime) {
     return repair;
 }
 
-void RepairScheduler::finish(const Repair& repair, const mesh::CycleReport& report, SteadyTime now,
-                             WallTime wall) {
+std::vector<DriftKind> RepairScheduler::finish(const Repair& repair,
+                                               const mesh::CycleReport& report, SteadyTime now,
+                                               WallTime wall) {
+    forget_old_repairs(now);
+    std::vector<DriftKind> fights;
     // What the cycle put back, per kind. Our own IPv6 address and link changes come back
     // from the kernel without our port id (see netlink/kernel_monitor.h): their repair finds
     // nothing to fix and is not counted.
@@ -158,6 +160,9 @@ void RepairScheduler::finish(const Repair& repair, const mesh::CycleReport& repo
         }
         auto& counter = report_.kinds[i];
         ++counter.repairs;
+        if (count_repair(static_cast<DriftKind>(i), now, wall)) {
+            fights.push_back(static_cast<DriftKind>(i));
+        }
         if (repair.first_event) {
             counter.last_time_to_repair =
                 std::chrono::duration_cast<std::chrono::milliseconds>(now - *repair.first_event);
@@ -170,6 +175,7 @@ void RepairScheduler::finish(const Repair& repair, const mesh::CycleReport& repo
             std::chrono::duration_cast<std::chrono::milliseconds>(report.finished - report.started),
             report.routes.added + report.routes.removed + report.addresses_restored};
     }
+    return fights;
 }
 
 DriftReport RepairScheduler::report() const {

@@ -39,7 +39,7 @@ struct DriftCounter {
 // Something keeps removing one kind of our state: re-adds are backed off.
 struct Fight {
     DriftKind kind;
-    std::size_t removals = 0;  // events within the fight window when last seen
+    std::size_t removals = 0;  // repairs that put it back within the fight window
     WallTime last{};
 };
 
@@ -64,7 +64,7 @@ class RepairScheduler {
         std::chrono::milliseconds debounce{20};
         // The longest a fight backs a repair off: the cycle interval.
         std::chrono::milliseconds max_delay{5000};
-        // This many events of one kind within fight_window make a fight.
+        // This many repairs of one kind within fight_window make a fight.
         std::size_t fight_threshold = 5;
         std::chrono::milliseconds fight_window{10000};
     };
@@ -72,8 +72,8 @@ class RepairScheduler {
     explicit RepairScheduler(Settings settings);
 
     // Records one drained batch and schedules a repair (or a full resync for lost events and
-    // link changes). Returns the kinds that have just started a fight, to be logged once.
-    std::vector<DriftKind> note(const netlink::KernelEvents& events, SteadyTime now, WallTime wall);
+    // link changes).
+    void note(const netlink::KernelEvents& events, SteadyTime now, WallTime wall);
     // Asks for a full resync (start, the backstop timer) at the next cycle.
     void request_full_resync(std::string reason, SteadyTime now);
 
@@ -88,21 +88,25 @@ class RepairScheduler {
     };
     // Takes the pending repair (what due() announced); none is pending afterwards.
     Repair begin(SteadyTime now);
-    // After the repair's cycle: time-to-repair, repair counts, full-resync figures.
-    void finish(const Repair& repair, const mesh::CycleReport& report, SteadyTime now,
-                WallTime wall);
+    // After the repair's cycle: time-to-repair, repair counts, full-resync figures. A fight
+    // is counted in repairs that put something back, not in notifications: one flush sends
+    // thousands of them over several drains, a fighter removes again after every repair.
+    // Returns the kinds that have just started a fight, to be logged once.
+    std::vector<DriftKind> finish(const Repair& repair, const mesh::CycleReport& report,
+                                  SteadyTime now, WallTime wall);
 
     // Thread-safe snapshot for `status`.
     DriftReport report() const;
 
   private:
     std::chrono::milliseconds delay_for(DriftKind kind) const;
-    // Records one event of `kind`; true when it starts a fight.
-    bool count_event(DriftKind kind, SteadyTime now, WallTime wall);
-    void forget_old_events(SteadyTime now);
+    void count_event(DriftKind kind, WallTime wall);
+    // Records one repair that put `kind` back; true when it starts a fight.
+    bool count_repair(DriftKind kind, SteadyTime now, WallTime wall);
+    void forget_old_repairs(SteadyTime now);
 
     const Settings settings_;
-    // Loop thread only.
+    // Loop thread only: the recent repairs that put each kind back.
     std::array<std::deque<SteadyTime>, kDriftKinds> recent_{};
     Repair pending_;
     std::optional<SteadyTime> due_;
