@@ -4,28 +4,22 @@
 // so no cycle or backstop resync can do the repair within a test's bounds; the polling
 // baseline (--no-kernel-monitor) is shown to wait for its cycle. Assertions read the kernel
 // back (ip -j, nft -j) or the control socket's status, never the daemon's log.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "tests/support/fake_peers.h"
 #include "tests/support/mesh_node.h"
 #include "tests/support/netns.h"
 #include "wg/key.h"
-
-extern char** environ;
 
 namespace wgmesh::test {
 namespace {
@@ -43,90 +37,6 @@ constexpr std::size_t kQuietCycles = 20;
 constexpr int kFightDeletions = 12;
 constexpr std::size_t kFightThreshold = 5;
 const std::vector<std::string> kDriftKinds = {"route", "address", "forwarding", "link"};
-
-// A peer that exists only as a peers-file entry, its endpoint an unused address on the
-// node's underlay link.
-struct FakePeer {
-    std::string pub;
-    std::string mesh_ip;
-    std::vector<std::string> networks;
-    std::string endpoint;
-};
-
-// Keys whose mesh IPs differ from each other and from the node's, so that no collision moves
-// a peer's routes.
-std::vector<FakePeer> make_peers(const Node& node, int count, int networks_each) {
-    std::vector<FakePeer> peers;
-    std::set<std::string> taken = {node.mesh_ip()};
-    for (int i = 0; i < count; ++i) {
-        auto key = wg::Key::generate_private().public_key();
-        while (!taken.insert(test_addressing().mesh_ip(key).to_string()).second) {
-            key = wg::Key::generate_private().public_key();
-        }
-        FakePeer peer;
-        peer.pub = key.to_base64();
-        peer.mesh_ip = test_addressing().mesh_ip(key).to_string();
-        peer.endpoint = "192.168.71." + std::to_string(i + 2);
-        for (int j = 0; j < networks_each; ++j) {
-            peer.networks.push_back("172.22." + std::to_string(i) + "." + std::to_string(j * 32) +
-                                    "/27");
-        }
-        peers.push_back(std::move(peer));
-    }
-    return peers;
-}
-
-json peers_json(const std::vector<FakePeer>& peers) {
-    json file = json::array();
-    for (const auto& peer : peers) {
-        file.push_back({{"wg_pubkey", peer.pub},
-                        {"endpoint", peer.endpoint + ":51820"},
-                        {"routable_networks", peer.networks}});
-    }
-    return file;
-}
-
-// "network via gateway", one entry per network.
-std::multiset<std::string> expected_routes(const std::vector<FakePeer>& peers) {
-    std::multiset<std::string> routes;
-    for (const auto& peer : peers) {
-        for (const auto& network : peer.networks) {
-            routes.insert(network + " via " + peer.mesh_ip);
-        }
-    }
-    return routes;
-}
-
-// The node's proto-150 routes as "network via gateway", duplicates kept; one through another
-// interface shows its device so it cannot pass for ours.
-std::multiset<std::string> kernel_routes(const Node& node) {
-    std::multiset<std::string> routes;
-    for (const auto& family : {"-4", "-6"}) {
-        const auto out = node.ns().exec_checked(
-            {"ip", "-j", family, "route", "show", "table", "all", "proto", "150"});
-        for (const auto& route : json::parse(out)) {
-            std::string line = route.value("dst", "?");
-            line += " via ";
-            line += route.value("gateway", "?");
-            if (route.value("dev", "") != node.interface()) {
-                line += " dev ";
-                line += route.value("dev", "?");
-            }
-            routes.insert(line);
-        }
-    }
-    return routes;
-}
-
-std::string dump(const std::multiset<std::string>& set) {
-    std::string text;
-    for (const auto& item : set) {
-        text += "  ";
-        text += item;
-        text += "\n";
-    }
-    return text;
-}
 
 // The mesh addresses as "address/length", as `ip addr del` takes them.
 std::string mesh_v4(const Node& node) {
@@ -172,113 +82,6 @@ bool own_table_whole(const Node& node) {
     return rules.size() == 1 && rules.front().value("comment", "") == tag(node);
 }
 
-// An iptables-nft style filter table as Docker leaves it: FORWARD drops by policy.
-void add_docker_like_filter(const Node& node) {
-    node.ns().exec_checked({"nft", "add", "table", "ip", "filter"});
-    node.ns().exec_checked({"nft", "add", "chain", "ip", "filter", "FORWARD",
-                            "{ type filter hook forward priority 0; policy drop; }"});
-}
-
-// The underlay link the fake peers' endpoints live on.
-void add_underlay(const Node& node) {
-    const auto& ns = node.ns();
-    ns.exec_checked({"ip", "link", "add", "ul0", "type", "veth", "peer", "name", "ul0p"});
-    ns.exec_checked({"ip", "addr", "add", "192.168.71.1/24", "dev", "ul0"});
-    ns.exec_checked({"ip", "link", "set", "ul0", "up"});
-    ns.exec_checked({"ip", "link", "set", "ul0p", "up"});
-}
-
-// `wgmesh join` for a Node with flags of the test's choosing (Node::start fixes the reconcile
-// interval at 1 s, and the join flags may be given once only). SIGKILLed and reaped on
-// destruction, before the Node removes its interface.
-class RepairDaemon {
-  public:
-    RepairDaemon(const Node& node, const std::vector<std::string>& flags) {
-        std::vector<std::string> argv = {"ip",
-                                         "netns",
-                                         "exec",
-                                         node.ns().name(),
-                                         WGMESH_BINARY,
-                                         "join",
-                                         "--interface",
-                                         node.interface(),
-                                         "--state-dir",
-                                         node.state_dir().string(),
-                                         "--peers-file",
-                                         (node.state_dir() / "peers.json").string(),
-                                         "--control-socket",
-                                         node.socket().string(),
-                                         "--log-level",
-                                         "debug"};
-        argv.insert(argv.end(), flags.begin(), flags.end());
-        std::vector<char*> args;
-        for (auto& arg : argv) {
-            args.push_back(arg.data());
-        }
-        args.push_back(nullptr);
-        // The secret travels in the environment, as in production.
-        std::vector<std::string> env_strings = {"WGMESH_SECRET=" + kMeshSecret};
-        for (char** e = environ; *e != nullptr; ++e) {
-            if (std::string_view(*e).rfind("WGMESH_SECRET=", 0) != 0) {
-                env_strings.emplace_back(*e);
-            }
-        }
-        std::vector<char*> env;
-        for (auto& entry : env_strings) {
-            env.push_back(entry.data());
-        }
-        env.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 1, node.log().c_str(),
-                                         O_WRONLY | O_CREAT | O_APPEND, 0600);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        // `ip netns exec` execs the daemon in place: pid_ is the daemon's own.
-        const int rc = ::posix_spawnp(&pid_, "ip", &actions, nullptr, args.data(), env.data());
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0) {
-            pid_ = -1;
-            ADD_FAILURE() << "cannot spawn the daemon of " << node.interface();
-        }
-    }
-    ~RepairDaemon() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    RepairDaemon(const RepairDaemon&) = delete;
-    RepairDaemon& operator=(const RepairDaemon&) = delete;
-
-    bool alive() const {
-        int status = 0;
-        return pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == 0;
-    }
-    void signal(int number) const {
-        if (pid_ > 0) {
-            ::kill(pid_, number);
-        }
-    }
-
-    // Holds the daemon (SIGSTOP) while a fault is made and checked, so that its repair (a few
-    // milliseconds) cannot undo the fault in between; the notifications wait in its socket
-    // and are read when it is released (SIGCONT).
-    class Held {
-      public:
-        explicit Held(const RepairDaemon& daemon) : daemon_(daemon) { daemon_.signal(SIGSTOP); }
-        ~Held() { daemon_.signal(SIGCONT); }
-        Held(const Held&) = delete;
-        Held& operator=(const Held&) = delete;
-
-      private:
-        const RepairDaemon& daemon_;
-    };
-
-  private:
-    pid_t pid_ = -1;
-};
-
 // A node with a few peers advertising two networks each and an iptables-nft style FORWARD
 // chain (made before the daemon starts), converged: routes, addresses, our table and the
 // tagged accept all in place.
@@ -286,7 +89,6 @@ struct RepairMesh {
     TempDir dir;
     Node node{"r", dir.path()};
     std::vector<FakePeer> peers = make_peers(node, 4, 2);
-    std::unique_ptr<RepairDaemon> daemon;  // destroyed first
 
     RepairMesh() {
         add_underlay(node);
@@ -314,11 +116,7 @@ struct RepairMesh {
     }
 
     void start_and_converge(const std::vector<std::string>& flags) {
-        daemon = std::make_unique<RepairDaemon>(node, flags);
-        ASSERT_TRUE(eventually([&] { return daemon->alive() && node.call("status").has_value(); },
-                               kDaemonBound))
-            << "the daemon does not answer\n"
-            << node.log_text();
+        node.start(flags);
         ASSERT_TRUE(eventually([&] { return whole(); }, kConverge)) << describe();
     }
 
@@ -358,7 +156,7 @@ TEST(KernelRepair, DeletedRouteIsPutBack) {
     const std::string& network = peer.networks[0];
 
     {
-        RepairDaemon::Held held(*mesh.daemon);
+        Paused held(mesh.node);
         node.ns().exec_checked({"ip", "route", "del", network, "via", peer.mesh_ip, "dev",
                                 node.interface(), "proto", "150"});
         ASSERT_FALSE(node.has_route(network, peer.mesh_ip));
@@ -378,7 +176,7 @@ TEST(KernelRepair, FlushedOwnedRoutesAreAllPutBack) {
     const auto& node = mesh.node;
 
     {
-        RepairDaemon::Held held(*mesh.daemon);
+        Paused held(mesh.node);
         node.ns().exec_checked({"ip", "route", "flush", "proto", "150"});
         ASSERT_TRUE(kernel_routes(node).empty()) << dump(kernel_routes(node));
     }
@@ -394,7 +192,7 @@ TEST(KernelRepair, DeletedMeshAddressesArePutBack) {
     const auto& node = mesh.node;
 
     {
-        RepairDaemon::Held held(*mesh.daemon);
+        Paused held(mesh.node);
         node.ns().exec_checked({"ip", "addr", "del", mesh_v4(node), "dev", node.interface()});
         ASSERT_EQ(node.interface_v4().count(node.mesh_ip()), 0u);
     }
@@ -409,7 +207,7 @@ TEST(KernelRepair, DeletedMeshAddressesArePutBack) {
     EXPECT_TRUE(eventually([&] { return mesh.routes_whole(); }, kOneCycle)) << mesh.describe();
 
     {
-        RepairDaemon::Held held(*mesh.daemon);
+        Paused held(mesh.node);
         node.ns().exec_checked({"ip", "-6", "addr", "del", mesh_v6(node), "dev", node.interface()});
         ASSERT_EQ(node.interface_v6().count(node.mesh_ipv6()), 0u);
     }
@@ -430,7 +228,7 @@ TEST(KernelRepair, DeletedNftTableIsPutBackWithItsRule) {
     const auto& node = mesh.node;
 
     {
-        RepairDaemon::Held held(*mesh.daemon);
+        Paused held(mesh.node);
         node.ns().exec_checked({"nft", "delete", "table", "inet", nft_table(node)});
         ASSERT_NE(node.ns().exec({"nft", "list", "table", "inet", nft_table(node)}).exit_code, 0);
     }
@@ -451,7 +249,7 @@ TEST(KernelRepair, DeletedTaggedForwardAcceptIsPutBackOnce) {
     const auto repairs = mesh.drift("forwarding", "repairs");
 
     {
-        RepairDaemon::Held held(*mesh.daemon);
+        Paused held(mesh.node);
         node.ns().exec_checked({"nft", "delete", "rule", "ip", "filter", "FORWARD", "handle",
                                 std::to_string(handles[0])});
         ASSERT_TRUE(tagged_forward_handles(node).empty());
@@ -530,7 +328,7 @@ TEST(KernelRepair, RouteFightIsReportedAndTheRouteComesBack) {
         << "route not back after the fight\n"
         << mesh.describe();
     EXPECT_TRUE(mesh.whole()) << mesh.describe();
-    EXPECT_TRUE(mesh.daemon->alive());
+    EXPECT_TRUE(mesh.node.alive());
 }
 
 TEST(KernelRepair, WithoutTheMonitorOnlyACycleRepairs) {
@@ -557,7 +355,7 @@ TEST(KernelRepair, WithoutTheMonitorOnlyACycleRepairs) {
     EXPECT_FALSE(node.has_route(network, peer.mesh_ip)) << mesh.describe();
 
     // SIGHUP runs a cycle, which (without a monitor) verifies every route.
-    mesh.daemon->signal(SIGHUP);
+    ::kill(mesh.node.pid(), SIGHUP);
     EXPECT_TRUE(eventually([&] { return node.has_route(network, peer.mesh_ip); }, kOneCycle))
         << "the SIGHUP cycle did not put the route back\n"
         << mesh.describe();

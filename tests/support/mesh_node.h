@@ -200,8 +200,17 @@ void add_lan(const TestNamespace& ns);
 // is measured from the release (SIGCONT), when the daemon reads the queued notifications.
 class Paused {
   public:
-    explicit Paused(const Node& node) : pid_(node.pid()) { ::kill(pid_, SIGSTOP); }
-    ~Paused() { ::kill(pid_, SIGCONT); }
+    // A node without a running daemon (pid -1) must not make kill() signal every process.
+    explicit Paused(const Node& node) : pid_(node.pid()) {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGSTOP);
+        }
+    }
+    ~Paused() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGCONT);
+        }
+    }
     Paused(const Paused&) = delete;
     Paused& operator=(const Paused&) = delete;
 
