@@ -6,15 +6,6 @@
 namespace wgmesh::mesh {
 namespace {
 
-// Code points a terminal acts on instead of printing: C1 controls, and the invisible
-// formatting characters that reorder or split the text around them (a U+202E in a hostname
-// would reverse the rest of the line).
-bool needs_escape(char32_t c) {
-    return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e ||
-           c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) ||
-           c == 0x2028 || c == 0x2029 || c == 0xfeff;
-}
-
 void append_hex(std::string& out, const char* format, unsigned value) {
     char text[16];
     std::snprintf(text, sizeof text, format, value);
@@ -22,6 +13,12 @@ void append_hex(std::string& out, const char* format, unsigned value) {
 }
 
 }  // namespace
+
+bool acts_on_terminal(char32_t c) {
+    return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e ||
+           c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) ||
+           c == 0x2028 || c == 0x2029 || c == 0xfeff;
+}
 
 Utf8Char decode_utf8(std::string_view text) {
     if (text.empty()) {
@@ -86,9 +83,9 @@ std::string terminal_safe(std::string_view text, std::size_t max_input_bytes) {
             append_hex(out, "\\x%02x", static_cast<unsigned char>(text.front()));
         } else if (ch.code_point == '\\') {
             out += "\\\\";
-        } else if (ch.code_point < 0x80 && needs_escape(ch.code_point)) {
+        } else if (ch.code_point < 0x80 && acts_on_terminal(ch.code_point)) {
             append_hex(out, "\\x%02x", static_cast<unsigned>(ch.code_point));
-        } else if (needs_escape(ch.code_point)) {
+        } else if (acts_on_terminal(ch.code_point)) {
             append_hex(out, "\\u%04x", static_cast<unsigned>(ch.code_point));
         } else {
             out.append(text.substr(0, length));

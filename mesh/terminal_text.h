@@ -10,6 +10,12 @@
 
 namespace wgmesh::mesh {
 
+// Whether a terminal acts on code point `c` instead of printing it: C0 controls, DEL, C1
+// controls (U+0080-U+009F), and the invisible formatting characters that reorder or split the
+// text around them (bidi controls, U+2028-U+2029, U+FEFF): a U+202E in a hostname would
+// reverse the rest of the line.
+bool acts_on_terminal(char32_t c);
+
 // Whether `text` is well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
 // above U+10FFFF, no truncated sequence.
 bool is_valid_utf8(std::string_view text);
