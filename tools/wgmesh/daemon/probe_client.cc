@@ -1,0 +1,400 @@
+#include "tools/wgmesh/daemon/probe_client.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+
+#include "mesh/terminal_text.h"
+#include "tools/wgmesh/daemon/probe_lines.h"
+
+namespace wgmesh::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using netlink::IpAddress;
+using netlink::UniqueFd;
+
+constexpr std::string_view kPingLine = "ping\n";
+constexpr std::size_t kReadChunk = 512;
+// How much of an unexpected reply an error message quotes.
+constexpr std::size_t kQuotedReplyBytes = 64;
+
+enum class Stage { kConnecting, kWriting, kReading, kDone };
+
+std::pair<sockaddr_storage, socklen_t> socket_address(const IpAddress& address,
+                                                      std::uint16_t port) {
+    sockaddr_storage storage{};
+    if (address.is_v4()) {
+        auto& in = reinterpret_cast<sockaddr_in&>(storage);
+        in.sin_family = AF_INET;
+        in.sin_port = htons(port);
+        std::memcpy(&in.sin_addr, address.data(), 4);
+        return {storage, static_cast<socklen_t>(sizeof(in))};
+    }
+    auto& in6 = reinterpret_cast<sockaddr_in6&>(storage);
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(port);
+    std::memcpy(&in6.sin6_addr, address.data(), 16);
+    return {storage, static_cast<socklen_t>(sizeof(in6))};
+}
+
+// Whether a kept session can carry another ping: nothing arrived on it since the last pong.
+// A server that closed it (idle deadline, restart) left an EOF or a reset; a server that sent
+// something unasked left bytes that would be read as the next answer.
+bool session_is_quiet(int fd) {
+    char byte = 0;
+    const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+int milliseconds_until(Clock::time_point deadline, Clock::time_point now) {
+    if (deadline <= now) {
+        return 0;
+    }
+    return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count());
+}
+
+}  // namespace
+
+// One probe() call: every target's attempt advanced by one poll loop.
+class ProbeClient::Round {
+  public:
+    Round(ProbeClient& client, std::span<const mesh::ProbeTarget> targets);
+    std::vector<mesh::ProbeOutcome> run();
+
+  private:
+    struct Attempt {
+        std::vector<IpAddress> addresses;  // to dial, in order
+        std::size_t next_address = 0;
+        Stage stage = Stage::kDone;
+        UniqueFd fd;
+        IpAddress remote;
+        Clock::time_point deadline;
+        Clock::time_point sent_at;
+        std::size_t written = 0;
+        ProbeLineReader reader;
+        std::string dial_errors;
+    };
+
+    void start(std::size_t i, Clock::time_point now);
+    void dial_next(std::size_t i, Clock::time_point now);
+    void start_writing(std::size_t i, Clock::time_point now);
+    void on_ready(std::size_t i, short revents, Clock::time_point now);
+    void on_deadline(std::size_t i, Clock::time_point now);
+    void write_ping(std::size_t i, Clock::time_point now);
+    void read_reply(std::size_t i, Clock::time_point now);
+    void fail(std::size_t i, const std::string& why);
+    void note_dial_error(Attempt& attempt, const IpAddress& address, const std::string& why);
+    std::string endpoint(const IpAddress& address) const;
+
+    ProbeClient& client_;
+    std::span<const mesh::ProbeTarget> targets_;
+    std::vector<Attempt> attempts_;
+    std::vector<mesh::ProbeOutcome> outcomes_;
+};
+
+ProbeClient::Round::Round(ProbeClient& client, std::span<const mesh::ProbeTarget> targets)
+    : client_(client), targets_(targets), attempts_(targets.size()), outcomes_(targets.size()) {
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        outcomes_[i].peer = targets[i].peer;
+    }
+}
+
+std::string ProbeClient::Round::endpoint(const IpAddress& address) const {
+    return netlink::SocketAddress{address, client_.port_}.to_string();
+}
+
+void ProbeClient::Round::note_dial_error(Attempt& attempt, const IpAddress& address,
+                                         const std::string& why) {
+    if (!attempt.dial_errors.empty()) {
+        attempt.dial_errors += "; ";
+    }
+    attempt.dial_errors += "dial " + endpoint(address) + ": " + why;
+}
+
+void ProbeClient::Round::fail(std::size_t i, const std::string& why) {
+    attempts_[i].fd.reset();
+    attempts_[i].stage = Stage::kDone;
+    outcomes_[i].answered = false;
+    outcomes_[i].error = why;
+}
+
+void ProbeClient::Round::start(std::size_t i, Clock::time_point now) {
+    const mesh::ProbeTarget& target = targets_[i];
+    Attempt& attempt = attempts_[i];
+    // IPv6 first, as the Go client dials.
+    if (target.mesh_ipv6) {
+        if (target.mesh_ipv6->is_v6() && !target.mesh_ipv6->is_unspecified()) {
+            attempt.addresses.push_back(*target.mesh_ipv6);
+        } else {
+            attempt.dial_errors = "mesh IPv6 " + target.mesh_ipv6->to_string() + " is not usable";
+        }
+    }
+    if (target.mesh_ipv4) {
+        if (target.mesh_ipv4->is_v4() && !target.mesh_ipv4->is_unspecified()) {
+            attempt.addresses.push_back(*target.mesh_ipv4);
+        } else {
+            attempt.dial_errors += attempt.dial_errors.empty() ? "" : "; ";
+            attempt.dial_errors += "mesh IPv4 " + target.mesh_ipv4->to_string() + " is not usable";
+        }
+    }
+    if (auto kept = client_.sessions_.find(target.peer); kept != client_.sessions_.end()) {
+        Session session = std::move(kept->second);
+        client_.sessions_.erase(kept);
+        if (session_is_quiet(session.fd.get())) {
+            attempt.fd = std::move(session.fd);
+            attempt.remote = session.remote;
+            start_writing(i, now);
+            return;
+        }
+        // Closed or out of step: dial afresh rather than spend a failure on it.
+    }
+    dial_next(i, now);
+}
+
+void ProbeClient::Round::dial_next(std::size_t i, Clock::time_point now) {
+    Attempt& attempt = attempts_[i];
+    attempt.fd.reset();
+    while (attempt.next_address < attempt.addresses.size()) {
+        const IpAddress address = attempt.addresses[attempt.next_address++];
+        UniqueFd fd(socket(address.family_af(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (!fd) {
+            note_dial_error(attempt, address, std::string("socket: ") + std::strerror(errno));
+            continue;
+        }
+        const std::string& name = client_.interface_name_;
+        if (setsockopt(fd.get(), SOL_SOCKET, SO_BINDTODEVICE, name.data(),
+                       static_cast<socklen_t>(name.size())) != 0) {
+            note_dial_error(attempt, address,
+                            "bind to " + name + ": " + std::string(std::strerror(errno)));
+            continue;
+        }
+        // One small line per probe: sent at once, never held back for coalescing.
+        const int on = 1;
+        setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+        const auto [storage, length] = socket_address(address, client_.port_);
+        attempt.remote = address;
+        if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) == 0) {
+            attempt.fd = std::move(fd);
+            start_writing(i, now);
+            return;
+        }
+        if (errno == EINPROGRESS) {
+            attempt.fd = std::move(fd);
+            attempt.stage = Stage::kConnecting;
+            attempt.deadline = now + client_.timeout_;
+            return;
+        }
+        note_dial_error(attempt, address, std::strerror(errno));
+    }
+    fail(i, attempt.dial_errors.empty() ? "no mesh address to probe" : attempt.dial_errors);
+}
+
+void ProbeClient::Round::start_writing(std::size_t i, Clock::time_point now) {
+    Attempt& attempt = attempts_[i];
+    attempt.stage = Stage::kWriting;
+    attempt.written = 0;
+    attempt.deadline = now + client_.timeout_;
+    write_ping(i, now);
+}
+
+void ProbeClient::Round::write_ping(std::size_t i, Clock::time_point now) {
+    Attempt& attempt = attempts_[i];
+    if (attempt.written == 0) {
+        attempt.sent_at = Clock::now();
+    }
+    const std::string_view rest = kPingLine.substr(attempt.written);
+    const ssize_t n = send(attempt.fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            return;  // polled for POLLOUT until the deadline
+        }
+        fail(i, endpoint(attempt.remote) + ": write: " + std::strerror(errno));
+        return;
+    }
+    attempt.written += static_cast<std::size_t>(n);
+    if (attempt.written == kPingLine.size()) {
+        attempt.stage = Stage::kReading;
+        attempt.deadline = now + client_.timeout_;
+    }
+}
+
+void ProbeClient::Round::read_reply(std::size_t i, Clock::time_point now) {
+    Attempt& attempt = attempts_[i];
+    std::array<char, kReadChunk> buffer{};
+    const ssize_t n = recv(attempt.fd.get(), buffer.data(), buffer.size(), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+    }
+    if (n < 0) {
+        fail(i, endpoint(attempt.remote) + ": read: " + std::strerror(errno));
+        return;
+    }
+    if (n == 0) {
+        fail(i, endpoint(attempt.remote) + ": closed the connection without a pong");
+        return;
+    }
+    std::string_view input(buffer.data(), static_cast<std::size_t>(n));
+    const auto line = attempt.reader.next_line(input);
+    if (attempt.reader.too_long()) {
+        fail(i, endpoint(attempt.remote) + ": answered a line longer than " +
+                    std::to_string(kMaxProbeLineBytes) + " bytes");
+        return;
+    }
+    if (!line) {
+        return;  // the line goes on in the next segment
+    }
+    if (*line != kProbePong) {
+        fail(i, endpoint(attempt.remote) + ": answered \"" +
+                    mesh::terminal_safe(*line, kQuotedReplyBytes) + "\" instead of pong");
+        return;
+    }
+    mesh::ProbeOutcome& outcome = outcomes_[i];
+    outcome.answered = true;
+    outcome.error.clear();
+    // At least 1 µs: an answer always took some time, and 0 reads as "none".
+    outcome.rtt =
+        std::max(std::chrono::microseconds(1),
+                 std::chrono::duration_cast<std::chrono::microseconds>(now - attempt.sent_at));
+    attempt.stage = Stage::kDone;
+    if (input.empty()) {
+        client_.sessions_[targets_[i].peer] = Session{std::move(attempt.fd), attempt.remote};
+    } else {
+        attempt.fd.reset();  // more than one answer to one ping: out of step, not kept
+    }
+}
+
+void ProbeClient::Round::on_ready(std::size_t i, short revents, Clock::time_point now) {
+    Attempt& attempt = attempts_[i];
+    switch (attempt.stage) {
+        case Stage::kConnecting: {
+            int error = 0;
+            socklen_t length = sizeof(error);
+            if (getsockopt(attempt.fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
+                error = errno;
+            }
+            if (error == 0 && (revents & POLLOUT) != 0) {
+                start_writing(i, now);
+                return;
+            }
+            note_dial_error(attempt, attempt.remote,
+                            error != 0 ? std::strerror(error) : "connection failed");
+            dial_next(i, now);
+            return;
+        }
+        case Stage::kWriting:
+            write_ping(i, now);
+            return;
+        case Stage::kReading:
+            read_reply(i, now);
+            return;
+        case Stage::kDone:
+            return;
+    }
+}
+
+void ProbeClient::Round::on_deadline(std::size_t i, Clock::time_point now) {
+    Attempt& attempt = attempts_[i];
+    const std::string waited = std::to_string(client_.timeout_.count()) + " ms";
+    switch (attempt.stage) {
+        case Stage::kConnecting:
+            note_dial_error(attempt, attempt.remote, "no answer within " + waited);
+            dial_next(i, now);
+            return;
+        case Stage::kWriting:
+            fail(i, endpoint(attempt.remote) + ": could not write the ping within " + waited);
+            return;
+        case Stage::kReading:
+            fail(i, endpoint(attempt.remote) + ": no pong within " + waited);
+            return;
+        case Stage::kDone:
+            return;
+    }
+}
+
+std::vector<mesh::ProbeOutcome> ProbeClient::Round::run() {
+    std::unordered_set<wg::Key> seen;
+    const auto started = Clock::now();
+    for (std::size_t i = 0; i < targets_.size(); ++i) {
+        if (!seen.insert(targets_[i].peer).second) {
+            fail(i, "probed twice in one round");
+            continue;
+        }
+        start(i, started);
+    }
+    std::vector<pollfd> polled;
+    std::vector<std::size_t> polled_attempt;
+    for (;;) {
+        polled.clear();
+        polled_attempt.clear();
+        std::optional<Clock::time_point> next_deadline;
+        for (std::size_t i = 0; i < attempts_.size(); ++i) {
+            const Attempt& attempt = attempts_[i];
+            if (attempt.stage == Stage::kDone) {
+                continue;
+            }
+            const short events = attempt.stage == Stage::kReading ? POLLIN : POLLOUT;
+            polled.push_back(pollfd{attempt.fd.get(), events, 0});
+            polled_attempt.push_back(i);
+            if (!next_deadline || attempt.deadline < *next_deadline) {
+                next_deadline = attempt.deadline;
+            }
+        }
+        if (polled.empty()) {
+            break;
+        }
+        const int ready =
+            poll(polled.data(), polled.size(), milliseconds_until(*next_deadline, Clock::now()));
+        if (ready < 0 && errno != EINTR) {
+            const std::string why = std::string("poll: ") + std::strerror(errno);
+            for (const std::size_t i : polled_attempt) {
+                fail(i, why);
+            }
+            break;
+        }
+        const auto now = Clock::now();
+        for (std::size_t k = 0; ready > 0 && k < polled.size(); ++k) {
+            if (polled[k].revents != 0) {
+                on_ready(polled_attempt[k], polled[k].revents, now);
+            }
+        }
+        for (const std::size_t i : polled_attempt) {
+            if (attempts_[i].stage != Stage::kDone && attempts_[i].deadline <= now) {
+                on_deadline(i, now);
+            }
+        }
+    }
+    return std::move(outcomes_);
+}
+
+ProbeClient::ProbeClient(std::string interface_name, std::uint16_t port,
+                         std::chrono::milliseconds timeout)
+    : interface_name_(std::move(interface_name)), port_(port), timeout_(timeout) {}
+
+std::vector<mesh::ProbeOutcome> ProbeClient::probe(std::span<const mesh::ProbeTarget> targets) {
+    std::lock_guard lock(mutex_);
+    return Round(*this, targets).run();
+}
+
+void ProbeClient::close_sessions_except(const mesh::KeySet& keep) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(sessions_, [&](const auto& entry) { return !keep.contains(entry.first); });
+}
+
+std::size_t ProbeClient::session_count() const {
+    std::lock_guard lock(mutex_);
+    return sessions_.size();
+}
+
+}  // namespace wgmesh::cli
