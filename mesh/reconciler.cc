@@ -9,10 +9,6 @@
 namespace wgmesh::mesh {
 namespace {
 
-bool contains_key(const KeySet* set, const wg::Key& key) {
-    return set != nullptr && set->contains(key);
-}
-
 bool usable_endpoint(const Peer& peer, bool no_ipv6) {
     return peer.endpoint && !(no_ipv6 && peer.endpoint->address.is_v6());
 }
@@ -50,8 +46,7 @@ DesiredState compute_desired_state(const DesiredStateInput& input) {
     std::map<wg::Key, wg::PeerConfig> entries;
     std::unordered_map<netlink::IpAddress, wg::Key> entry_by_mesh_ip;
     for (const auto& peer : input.peers) {
-        if (peer.wg_pubkey == local.public_key || contains_key(input.offline, peer.wg_pubkey) ||
-            !usable_endpoint(peer, input.no_ipv6)) {
+        if (peer.wg_pubkey == local.public_key || !usable_endpoint(peer, input.no_ipv6)) {
             continue;
         }
         wg::PeerConfig config;
@@ -68,10 +63,12 @@ DesiredState compute_desired_state(const DesiredStateInput& input) {
         }
     }
 
-    // Where each peer's traffic goes: its relay's entry when relay-routed, else its own.
+    // Where each peer's traffic goes: its relay's entry when relay-routed, else its own. An
+    // offline peer keeps its entry and its mesh addresses, so that a handshake or a probe can
+    // bring it back; only its networks (the route plan skips it) and its relaying stop.
     std::vector<Peer> reachable;
     for (const auto& peer : input.peers) {
-        if (peer.wg_pubkey == local.public_key || contains_key(input.offline, peer.wg_pubkey)) {
+        if (peer.wg_pubkey == local.public_key) {
             continue;
         }
         wg::Key target = peer.wg_pubkey;
@@ -253,7 +250,7 @@ CycleReport Reconciler::run_cycle() {
     report.usable_peers = peers.size();
 
     // Handshakes feed the relay policy; without them every peer just looks handshake-less.
-    Handshakes handshakes;
+    Handshakes& handshakes = report.handshakes;
     try {
         for (const auto& peer : device_.get().peers) {
             if (peer.last_handshake_unix > 0) {

@@ -68,6 +68,7 @@ struct CycleReport {
     std::size_t configured_peers = 0;  // WireGuard entries in the desired config
     std::size_t cached_peers = 0;      // usable but not confirmed by a live source
     RelayAssignments relays;           // relay-routed peer -> its relay
+    Handshakes handshakes;             // the device's latest handshake per peer (if any)
     std::size_t desired_routes = 0;
     netlink::RouteSyncReport routes;
     std::vector<std::string> route_warnings;
@@ -101,7 +102,9 @@ struct DesiredStateInput {
 // peer's mesh addresses and networks go on its relay's entry (its own entry, when it has
 // an endpoint, stays without AllowedIPs so the direct path keeps being probed). Advertised
 // networks follow the route plan, so a network is allowed on exactly the entry its route's
-// gateway belongs to. Offline peers get nothing.
+// gateway belongs to. Offline peers keep their entry and mesh addresses (a handshake or a
+// probe brings them back) but neither carry their networks nor relay: another advertiser's
+// route and AllowedIPs take over.
 DesiredState compute_desired_state(const DesiredStateInput& input);
 
 class Reconciler {
@@ -115,7 +118,8 @@ class Reconciler {
     Reconciler(const Reconciler&) = delete;
     Reconciler& operator=(const Reconciler&) = delete;
 
-    // Peers skipped by both WireGuard and route sync until cleared.
+    // Temporarily offline peers (the health policy's verdict) until cleared: their networks
+    // are neither routed nor allowed through them, and they relay for no one.
     void set_offline(KeySet offline);
 
     // Makes the mesh addresses owned state: a cycle that verifies addresses puts back the

@@ -156,8 +156,8 @@ RelayAssignments RelayPolicy::decide(std::span<const Peer> peers, const Handshak
     RelayAssignments assignments;
     std::unordered_map<wg::Key, unsigned> still_relayed;
     for (const auto& peer : peers) {
-        if (peer.wg_pubkey == local_.public_key ||
-            (offline != nullptr && offline->contains(peer.wg_pubkey))) {
+        // An offline peer stays on its relay: probes and handshakes reach it that way.
+        if (peer.wg_pubkey == local_.public_key) {
             continue;
         }
         std::optional<Clock::time_point> handshake;

@@ -90,7 +90,8 @@ class RelayPolicy {
         local_.local_subnets = std::move(subnets);
     }
 
-    // `peers` are the active peers; offline ones are neither relayed nor relays. Returns
+    // `peers` are the active peers; offline ones are never relays, but are relay-routed like
+    // any other peer (the health probe reaches them the way their traffic would). Returns
     // peer -> relay for every relay-routed peer.
     RelayAssignments decide(std::span<const Peer> peers, const Handshakes& handshakes,
                             const KeySet* offline, Clock::time_point now);

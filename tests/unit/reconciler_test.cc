@@ -9,6 +9,8 @@
 
 #include "mesh/derived_keys.h"
 #include "mesh/mesh_address.h"
+#include "netlink/route_diff.h"
+#include "wg/config_diff.h"
 
 namespace wgmesh::mesh {
 namespace {
@@ -245,7 +247,7 @@ TEST(Reconciler, RelayRoutedPeerAllowedIpsGoOnTheRelayEntry) {
               (std::vector<Route>{{Prefix::parse_or_throw("172.20.0.0/24"), relay_ip}}));
 }
 
-TEST(Reconciler, OfflinePeersAreSkippedByWireGuardAndRoutes) {
+TEST(Reconciler, OfflinePeerKeepsItsEntryAndMeshAddressesButNotItsNetworks) {
     Harness h;
     const auto b = new_public_key();
     const auto c = new_public_key();
@@ -255,11 +257,108 @@ TEST(Reconciler, OfflinePeersAreSkippedByWireGuardAndRoutes) {
 
     h.reconciler.run_cycle();
 
-    ASSERT_EQ(h.device.applied.back().peers.size(), 1u);
-    EXPECT_EQ(h.device.applied.back().peers.front().public_key, c);
+    // Its mesh addresses stay reachable, so a handshake or a probe can bring it back.
+    const auto* offline_entry = h.entry(b);
+    ASSERT_NE(offline_entry, nullptr);
+    auto mesh_only = std::vector<Prefix>{Prefix(h.addressing.mesh_ip(b), 32),
+                                         Prefix(h.addressing.mesh_ipv6(b), 128)};
+    std::sort(mesh_only.begin(), mesh_only.end());
+    EXPECT_EQ(offline_entry->allowed_ips, mesh_only);
     EXPECT_EQ(
         h.routes.synced.back(),
         (std::vector<Route>{{Prefix::parse_or_throw("172.16.1.0/24"), h.addressing.mesh_ip(c)}}));
+
+    // Back online: its network returns in the next cycle.
+    h.reconciler.set_offline({});
+    h.reconciler.run_cycle();
+    EXPECT_EQ(h.routes.synced.back().size(), 2u);
+    EXPECT_NE(std::find(h.entry(b)->allowed_ips.begin(), h.entry(b)->allowed_ips.end(),
+                        Prefix::parse_or_throw("172.16.0.0/24")),
+              h.entry(b)->allowed_ips.end());
+}
+
+// Two keys ordered by their base64 text, which decides which advertiser wins a network.
+std::pair<wg::Key, wg::Key> ordered_keys() {
+    auto first = new_public_key();
+    auto second = new_public_key();
+    if (second.to_base64() < first.to_base64()) {
+        std::swap(first, second);
+    }
+    return {first, second};
+}
+
+bool allows(const wg::PeerConfig* entry, const Prefix& prefix) {
+    return entry != nullptr && std::find(entry->allowed_ips.begin(), entry->allowed_ips.end(),
+                                         prefix) != entry->allowed_ips.end();
+}
+
+TEST(Reconciler, OfflineWinnerFailsOverToTheNextAdvertiserInOneCycleAndBack) {
+    Harness h;
+    const auto [winner, next] = ordered_keys();
+    const auto lan = Prefix::parse_or_throw("10.99.0.0/24");
+    h.store.update(h.peer(winner, "192.0.2.2:51820", {lan.to_string()}), "static");
+    h.store.update(h.peer(next, "192.0.2.3:51820", {lan.to_string()}), "static");
+    const std::vector<Route> via_winner = {{lan, h.addressing.mesh_ip(winner)}};
+    const std::vector<Route> via_next = {{lan, h.addressing.mesh_ip(next)}};
+
+    h.reconciler.run_cycle();
+    ASSERT_EQ(h.routes.synced.back(), via_winner);
+    EXPECT_TRUE(allows(h.entry(winner), lan));
+    EXPECT_FALSE(allows(h.entry(next), lan));
+    const auto before = h.device.applied.back();
+
+    h.reconciler.set_offline({winner});
+    h.reconciler.run_cycle();
+    // The same cycle moves the route and the AllowedIPs, so the kernel and WireGuard agree.
+    EXPECT_EQ(h.routes.synced.back(), via_next);
+    EXPECT_FALSE(allows(h.entry(winner), lan));
+    EXPECT_TRUE(allows(h.entry(next), lan));
+    // One batched change, not a flush: the route is replaced in place (never absent) and the
+    // device update touches the two entries' AllowedIPs only, removing no peer.
+    const auto route_change = netlink::diff_routes(via_next, via_winner);
+    EXPECT_EQ(route_change.change, via_next);
+    EXPECT_TRUE(route_change.add.empty());
+    const auto device_change = wg::compute_device_update(before, h.device.applied.back());
+    ASSERT_EQ(device_change.peers.size(), 2u);
+    for (const auto& update : device_change.peers) {
+        EXPECT_FALSE(update.remove);
+        EXPECT_TRUE(update.replace_allowed_ips);
+        EXPECT_FALSE(update.endpoint);
+    }
+
+    h.reconciler.set_offline({});
+    h.reconciler.run_cycle();
+    EXPECT_EQ(h.routes.synced.back(), via_winner);
+    EXPECT_TRUE(allows(h.entry(winner), lan));
+    EXPECT_FALSE(allows(h.entry(next), lan));
+}
+
+TEST(Reconciler, OfflineRelayIsReplacedAndTheOfflinePeerStaysOnItsRelay) {
+    Harness h(/*force_relay=*/true);
+    const auto [relay, other_relay] = ordered_keys();
+    const auto far = new_public_key();
+    h.store.update(h.peer(relay, "192.0.2.10:51820", {}, /*introducer=*/true), "static");
+    h.store.update(h.peer(other_relay, "192.0.2.11:51820", {}, /*introducer=*/true), "static");
+    h.store.update(h.peer(far, "198.51.100.7:51820", {"172.20.0.0/24"}), "static");
+
+    const auto first = h.reconciler.run_cycle();
+    ASSERT_EQ(first.relays.count(far), 1u);
+    const auto chosen = first.relays.at(far);
+    const auto spare = chosen == relay ? other_relay : relay;
+
+    // The chosen relay goes offline: the far peer moves to the other one at once.
+    h.reconciler.set_offline({chosen});
+    const auto second = h.reconciler.run_cycle();
+    EXPECT_EQ(second.relays.at(far), spare);
+    EXPECT_EQ(h.routes.synced.back(), (std::vector<Route>{{Prefix::parse_or_throw("172.20.0.0/24"),
+                                                           h.addressing.mesh_ip(spare)}}));
+
+    // The far peer itself offline: its network goes, its mesh address stays on its relay.
+    h.reconciler.set_offline({far});
+    const auto third = h.reconciler.run_cycle();
+    ASSERT_EQ(third.relays.count(far), 1u);
+    EXPECT_TRUE(h.routes.synced.back().empty());
+    EXPECT_TRUE(allows(h.entry(third.relays.at(far)), Prefix(h.addressing.mesh_ip(far), 32)));
 }
 
 TEST(Reconciler, CachedUnconfirmedPeersAreConfigured) {

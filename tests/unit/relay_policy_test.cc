@@ -163,7 +163,7 @@ TEST(EvaluateRelay, TransitiveOnlyPeerWithoutHandshakeIsRelayed) {
     EXPECT_FALSE(evaluate_relay(view, peer, std::nullopt, true, kNow).relay);
 }
 
-TEST(RelayPolicy, AssignsTheChosenRelayAndSkipsOfflineAndSelf) {
+TEST(RelayPolicy, AssignsTheChosenRelayNeverAnOfflineOneAndSkipsSelf) {
     const LocalRelayView view = local_view();
     RelayPolicy policy(view);
     Peer natted = make_peer(key(3));
@@ -172,13 +172,17 @@ TEST(RelayPolicy, AssignsTheChosenRelayAndSkipsOfflineAndSelf) {
     offline_peer.wg_pubkey = key(4);
     Peer self = natted;
     self.wg_pubkey = view.public_key;
-    const std::vector<Peer> peers = {introducer(key(0x10)), introducer(key(0x20)), natted,
-                                     offline_peer, self};
-    const KeySet offline = {key(4)};
+    const std::vector<Peer> peers = {introducer(key(0x10)), introducer(key(0x20)),
+                                     introducer(key(0x30)), natted,
+                                     offline_peer,          self};
+    const KeySet offline = {key(4), key(0x30)};
     const auto assignments = policy.decide(peers, {}, &offline, kNow);
-    ASSERT_EQ(assignments.size(), 1u);
+    ASSERT_EQ(assignments.size(), 2u);
     const std::vector<wg::Key> candidates = {key(0x10), key(0x20)};
     EXPECT_EQ(assignments.at(key(3)), *choose_relay(view.public_key, key(3), candidates));
+    // An offline peer stays relay-routed, so the health probe reaches it the way its traffic
+    // would and it can come back by itself.
+    EXPECT_EQ(assignments.at(key(4)), *choose_relay(view.public_key, key(4), candidates));
 }
 
 TEST(RelayPolicy, GoesBackToDirectOnlyAfterThreeGoodCycles) {

@@ -63,6 +63,24 @@ TEST(RoutePlan, SkipsOfflinePeersAndPeersWithoutMeshIp) {
     EXPECT_TRUE(plan_routes(input).routes.empty());
 }
 
+TEST(RoutePlan, OfflineWinnerLeavesTheNetworkToTheNextAdvertiser) {
+    // key(2) < key(3) < key(4) in base64: key(2) wins while it is online.
+    const wg::Key local = key(1), winner = key(2), next = key(3), last = key(4);
+    ASSERT_LT(winner.to_base64(), next.to_base64());
+    ASSERT_LT(next.to_base64(), last.to_base64());
+    const std::vector<Peer> peers = {peer(last, "10.1.0.4", {"10.99.0.0/24"}),
+                                     peer(winner, "10.1.0.2", {"10.99.0.0/24"}),
+                                     peer(next, "10.1.0.3", {"10.99.0.0/24"})};
+    RoutePlanInput input{local, peers};
+    EXPECT_EQ(plan_routes(input).routes, (std::vector<Route>{route("10.99.0.0/24", "10.1.0.2")}));
+    const KeySet winner_offline = {winner};
+    input.offline = &winner_offline;
+    EXPECT_EQ(plan_routes(input).routes, (std::vector<Route>{route("10.99.0.0/24", "10.1.0.3")}));
+    const KeySet both_offline = {winner, next};
+    input.offline = &both_offline;
+    EXPECT_EQ(plan_routes(input).routes, (std::vector<Route>{route("10.99.0.0/24", "10.1.0.4")}));
+}
+
 TEST(RoutePlan, RelayRoutedPeerUsesTheRelaysMeshIp) {
     const wg::Key local = key(1), relay = key(2), natted = key(3);
     const std::vector<Peer> peers = {
