@@ -240,6 +240,19 @@ bool PeerStore::remove(const wg::Key& key) {
     return true;
 }
 
+bool PeerStore::record_latency(const wg::Key& key, std::chrono::milliseconds latency) {
+    if (latency.count() < 0) {
+        return false;
+    }
+    std::lock_guard lock(mutex_);
+    auto it = peers_.find(key);
+    if (it == peers_.end()) {
+        return false;
+    }
+    it->second.peer.latency = latency;
+    return true;
+}
+
 std::optional<Peer> PeerStore::get(const wg::Key& key) const {
     std::lock_guard lock(mutex_);
     auto it = peers_.find(key);

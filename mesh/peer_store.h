@@ -115,6 +115,10 @@ class PeerStore {
     // A peer first added by "cache" stays unconfirmed until a refreshing method reports it.
     UpdateOutcome update(Peer peer, std::string_view method);
     bool remove(const wg::Key& key);
+    // Sets a known peer's latency (the health probe's round trip) without an event and
+    // without refreshing last_seen: it changes nothing a cycle configures, and a probe every
+    // second must not wake the loop. False when the peer is unknown or `latency` negative.
+    bool record_latency(const wg::Key& key, std::chrono::milliseconds latency);
 
     std::optional<Peer> get(const wg::Key& key) const;
     std::optional<PeerEntry> entry(const wg::Key& key) const;

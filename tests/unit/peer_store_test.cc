@@ -394,5 +394,21 @@ TEST(PeerStore, DroppingTheSubscriptionUnsubscribes) {
     EXPECT_TRUE(store.update(peer_n(1), "dht").accepted());
 }
 
+TEST(PeerStore, RecordedLatencyNeitherNotifiesNorRefreshesLastSeen) {
+    FakeClock clock;
+    PeerStore store(clock.fn());
+    ASSERT_TRUE(store.update(peer_n(1), "dht").accepted());
+    const auto seen = store.get(key_n(1))->last_seen;
+    const auto subscription = store.subscribe();
+    clock.now += 1min;
+    EXPECT_TRUE(store.record_latency(key_n(1), 7ms));
+    EXPECT_EQ(store.get(key_n(1))->latency, 7ms);
+    EXPECT_EQ(store.get(key_n(1))->last_seen, seen);
+    EXPECT_FALSE(subscription->try_pop());
+    EXPECT_FALSE(store.record_latency(key_n(2), 7ms));
+    EXPECT_FALSE(store.record_latency(key_n(1), -1ms));
+    EXPECT_EQ(store.get(key_n(1))->latency, 7ms);
+}
+
 }  // namespace
 }  // namespace wgmesh::mesh
