@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 
@@ -16,7 +18,9 @@ namespace wgmesh::service {
 
 namespace {
 
-constexpr mode_t kPrivateDirectory = 0700;
+// /etc/wgmesh: root's, not listable, but the service's own user may reach a peers file kept
+// there by name. secret.env itself is 0600 (read by the service manager, as root).
+constexpr mode_t kSecretDirectory = 0711;
 constexpr mode_t kSecretFileMode = 0600;
 constexpr mode_t kPublicFileMode = 0644;
 constexpr std::string_view kSystemdUnitDir = "/etc/systemd/system";
@@ -169,6 +173,38 @@ void ServiceInstaller::run_checked(std::vector<std::string> args,
     }
 }
 
+std::optional<std::string> ServiceInstaller::unreadable_by_service(
+    std::string_view absolute) const {
+    // The service's user is neither the owner (root) nor in the file's group, so only the
+    // bits for others count: execute on every directory above the file, read on the file.
+    // An ACL could still grant access; this is a warning, not a refusal.
+    std::filesystem::path partial = root_;
+    const std::filesystem::path relative = std::filesystem::path(absolute).relative_path();
+    for (auto it = relative.begin(); it != relative.end(); ++it) {
+        partial /= *it;
+        const bool is_file = std::next(it) == relative.end();
+        struct stat st {};
+        if (stat(partial.c_str(), &st) != 0) {
+            return std::nullopt;  // missing: the daemon says so when it starts
+        }
+        mode_t needed = is_file ? S_IROTH : S_IXOTH;
+        // install makes the secret directory traversable for others (kSecretDirectory).
+        if (!is_file && partial == under_root(kSecretDir)) {
+            needed = 0;
+        }
+        if ((st.st_mode & needed) != needed) {
+            char mode[8];
+            std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+            return std::string("the service runs as its own unprivileged user, which cannot ") +
+                   (is_file ? "read " : "enter ") + "/" +
+                   partial.lexically_relative(root_).string() + " (mode " + mode +
+                   "); a peers file holds public keys and endpoints only: " +
+                   "make it readable by others (chmod o+r, directories o+x)";
+        }
+    }
+    return std::nullopt;
+}
+
 InstallResult ServiceInstaller::install(const JoinOptions& options, std::string_view binary_path,
                                         std::string_view secret, bool start) {
     // Everything is validated before the first byte is written.
@@ -176,15 +212,19 @@ InstallResult ServiceInstaller::install(const JoinOptions& options, std::string_
     const std::string secret_env = format_secret_env(secret);
     const std::string protocol_name = std::to_string(options.route_protocol) + " wgmesh\n";
 
-    netlink::ensure_directory(under_root(kSecretDir), kPrivateDirectory, true);
-    netlink::make_directories(under_root(kSystemdUnitDir));
-    netlink::make_directories(under_root(kRouteProtocolsFile).parent_path());
-    netlink::ensure_directory(under_root(kDefaultStateDir), kPrivateDirectory, false);
-    if (options.state_dir != kDefaultStateDir) {
-        netlink::ensure_directory(under_root(options.state_dir), kPrivateDirectory, false);
+    InstallResult result;
+    if (!options.peers_file.empty()) {
+        if (auto problem = unreadable_by_service(options.peers_file)) {
+            result.warnings.push_back("--peers-file " + options.peers_file + ": " + *problem);
+        }
     }
 
-    InstallResult result;
+    // The state directory is not created here: systemd creates it (StateDirectory=) for the
+    // service's user when it starts, and takes over one an older install left to root.
+    netlink::ensure_directory(under_root(kSecretDir), kSecretDirectory, true);
+    netlink::make_directories(under_root(kSystemdUnitDir));
+    netlink::make_directories(under_root(kRouteProtocolsFile).parent_path());
+
     const bool unit_existed = path_exists(under_root(kUnitFile));
     std::vector<WrittenFile> written;
     bool reloaded = false;  // the manager has seen the new unit

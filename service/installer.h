@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,9 +22,10 @@ namespace wgmesh::service {
 enum class ManagerMode { kLive, kOffline };
 
 struct InstallResult {
-    bool unit_changed = false;    // the unit file did not exist or had other content
-    bool secret_changed = false;  // likewise for secret.env
-    std::string start_verb;       // "start", "restart", or empty when not started
+    bool unit_changed = false;          // the unit file did not exist or had other content
+    bool secret_changed = false;        // likewise for secret.env
+    std::string start_verb;             // "start", "restart", or empty when not started
+    std::vector<std::string> warnings;  // what the operator should fix (nothing was refused)
 };
 
 struct UninstallResult {
@@ -64,9 +66,10 @@ class ServiceInstaller {
     // Files go under `root` ("/" for the live system).
     ServiceInstaller(CommandExecutor& executor, std::filesystem::path root, ManagerMode mode);
 
-    // Writes <root>/etc/wgmesh/secret.env (0600, directory 0700), the unit (0644),
-    // <root>/var/lib/wgmesh and a non-default state dir (0700), and
-    // <root>/etc/iproute2/rt_protos.d/wgmesh.conf; then daemon-reload, enable and, with
+    // Writes <root>/etc/wgmesh/secret.env (0600, directory 0711), the unit (0644) and
+    // <root>/etc/iproute2/rt_protos.d/wgmesh.conf (the state directory is systemd's to
+    // create, for the service's user); warns when the service's user could not read the
+    // peers file; then daemon-reload, enable and, with
     // `start`, start (restart when an installed unit or secret changed). If daemon-reload or
     // enable fails, the files written are put back as they were (removed when new) and the
     // error carries systemctl's stderr. A failing start leaves the installation in place.
@@ -82,6 +85,9 @@ class ServiceInstaller {
     ServiceStatus status();
 
   private:
+    // Why the service's unprivileged user could not read `absolute` (under the root), or
+    // nullopt when it can or the file does not exist yet.
+    std::optional<std::string> unreadable_by_service(std::string_view absolute) const;
     std::filesystem::path under_root(std::string_view absolute) const;
     std::vector<std::string> systemctl(std::vector<std::string> args) const;
     CommandOutcome run_systemctl(std::vector<std::string> args, std::chrono::milliseconds timeout);

@@ -20,6 +20,9 @@ constexpr std::string_view kWritableSysctls =
 
 // Trees the sandbox hides or replaces: ProtectHome=true makes the first three inaccessible,
 // PrivateTmp=yes gives the service its own empty /tmp and /var/tmp.
+// Where StateDirectory= lives for system services.
+constexpr std::string_view kStateRoot = "/var/lib/";
+
 constexpr std::array<std::string_view, 5> kHiddenTrees = {"/home", "/root", "/run/user", "/tmp",
                                                           "/var/tmp"};
 
@@ -44,13 +47,20 @@ std::string exec_start(const JoinOptions& options, std::string_view binary_path)
     return line;
 }
 
-std::string read_write_paths(const JoinOptions& options) {
-    std::string paths = escape_specifiers(kDefaultStateDir);
-    if (options.state_dir != kDefaultStateDir) {
-        paths += ' ';
-        paths += escape_specifiers(options.state_dir);
+// The state directory as systemd's StateDirectory= takes it: relative to /var/lib. systemd
+// creates it for the service's user, takes over a root-owned one from an older install (its
+// tree is chowned, nothing is moved out) and, with DynamicUser=, keeps it in
+// /var/lib/private/ behind a symlink at the usual place.
+std::string state_directory(const JoinOptions& options) {
+    const std::string_view path = options.state_dir;
+    if (path.size() <= kStateRoot.size() || path.substr(0, kStateRoot.size()) != kStateRoot) {
+        throw std::invalid_argument("--state-dir '" + options.state_dir +
+                                    "': the service keeps its state under " +
+                                    std::string(kStateRoot) +
+                                    " (systemd's StateDirectory=, owned by the service's user); "
+                                    "use a directory there");
     }
-    return paths + " " + std::string(kWritableSysctls);
+    return escape_specifiers(path.substr(kStateRoot.size()));
 }
 
 }  // namespace
@@ -108,7 +118,7 @@ std::string generate_unit(const JoinOptions& options, std::string_view binary_pa
     options.validate();
     require_safe_path("binary", binary_path);
     require_visible("binary", binary_path);
-    require_visible("state-dir", options.state_dir);
+    const std::string state = state_directory(options);
     if (!options.peers_file.empty()) {
         require_visible("peers-file", options.peers_file);
     }
@@ -142,22 +152,35 @@ std::string generate_unit(const JoinOptions& options, std::string_view binary_pa
     // A core dump would carry the secret out of its 0600 file.
     unit += "LimitCORE=0\n";
     unit += "UMask=0077\n";
+    // Not root: a user of its own that holds CAP_NET_ADMIN and nothing else, inherited by a
+    // userspace WireGuard it starts (ambient capabilities survive execve). systemd allocates
+    // the user while the service runs, or uses a system user "wgmesh" when one exists
+    // (docs/systemd.md says why this is not a user created at install).
+    unit += "DynamicUser=yes\n";
+    unit += "User=" + std::string(kServiceUser) + "\n";
+    unit += "Group=" + std::string(kServiceUser) + "\n";
+    unit += "AmbientCapabilities=CAP_NET_ADMIN\n";
+    // Node key, peer cache, nonce and interface state: created and owned by that user.
+    unit += "StateDirectory=" + state + "\n";
+    unit += "StateDirectoryMode=0700\n";
     // /run/wgmesh holds the control socket; /run/wireguard the userspace UAPI sockets. Both
-    // are kept on stop: /run/wireguard is shared with other WireGuard tools.
+    // are kept on stop: /run/wireguard is shared with other WireGuard tools, and a
+    // wireguard-go left running across a restart keeps its socket there.
     unit += "RuntimeDirectory=wgmesh wireguard\n";
+    unit += "RuntimeDirectoryMode=0700\n";
     unit += "RuntimeDirectoryPreserve=yes\n";
     unit += "\n# Sandbox (see docs/systemd.md for why each relaxed setting is needed).\n";
     unit += "NoNewPrivileges=yes\n";
     unit += "CapabilityBoundingSet=CAP_NET_ADMIN\n";
     unit += "ProtectSystem=strict\n";
     unit += "ProtectHome=true\n";
-    unit += "ReadWritePaths=" + read_write_paths(options) + "\n";
+    unit += "ReadWritePaths=" + std::string(kWritableSysctls) + "\n";
     unit += "PrivateTmp=yes\n";
     unit += "PrivateMounts=yes\n";
-    // Userspace WireGuard needs the TUN device; every other device node is refused by the
-    // device cgroup.
-    unit += "PrivateDevices=no\n";
-    unit += "DevicePolicy=closed\n";
+    // A /dev of pseudo devices only, plus the TUN device for a userspace WireGuard; "-": a
+    // host without /dev/net/tun (kernel WireGuard only) still starts the service.
+    unit += "PrivateDevices=yes\n";
+    unit += "BindPaths=-/dev/net/tun\n";
     unit += "DeviceAllow=/dev/net/tun rw\n";
     unit += "ProtectKernelTunables=yes\n";
     unit += "ProtectKernelModules=yes\n";
@@ -176,7 +199,9 @@ std::string generate_unit(const JoinOptions& options, std::string_view binary_pa
     unit += "KeyringMode=private\n";
     unit += "SystemCallArchitectures=native\n";
     unit += "SystemCallFilter=@system-service\n";
-    unit += "SystemCallFilter=~@privileged\n";
+    // @resources too: the Go runtime of wireguard-go tries to raise RLIMIT_NOFILE and carries
+    // on when it may not (1024 descriptors are plenty for one interface).
+    unit += "SystemCallFilter=~@privileged @resources\n";
     unit += "SystemCallErrorNumber=EPERM\n";
     unit += "\n[Install]\n";
     unit += "WantedBy=multi-user.target\n";

@@ -76,10 +76,13 @@ TEST_F(ServiceInstall, WritesEveryFileWithItsModeAndRunsSystemctlInOrder) {
                                         {"systemctl", "start", "wgmesh.service"}}));
     EXPECT_EQ(executor_.timeouts().back(), ServiceInstaller::kStartStopTimeout);
 
-    EXPECT_EQ(mode_of(at("/etc/wgmesh")), 0700u);
+    EXPECT_EQ(mode_of(at("/etc/wgmesh")), 0711u);
     EXPECT_EQ(mode_of(at("/etc/wgmesh/secret.env")), 0600u);
     EXPECT_EQ(mode_of(at("/etc/systemd/system/wgmesh.service")), 0644u);
-    EXPECT_EQ(mode_of(at("/var/lib/wgmesh")), 0700u);
+    // systemd creates the state directory for the service's user (StateDirectory=); one
+    // made here would belong to root.
+    EXPECT_FALSE(fs::exists(at("/var/lib/wgmesh")));
+    EXPECT_TRUE(result.warnings.empty());
     EXPECT_EQ(mode_of(at("/etc/iproute2/rt_protos.d/wgmesh.conf")), 0644u);
 
     EXPECT_EQ(read(at("/etc/systemd/system/wgmesh.service")), generate_unit(options_, kBinary));
@@ -96,7 +99,7 @@ TEST_F(ServiceInstall, WritesEveryFileWithItsModeAndRunsSystemctlInOrder) {
 }
 
 TEST_F(ServiceInstall, TheSecretIsOnlyInSecretEnvAndNeverInACommandLine) {
-    options_.set_state_dir("/srv/wgmesh");
+    options_.set_state_dir("/var/lib/wgmesh-state");
     options_.set_route_protocol("199");
     live().install(options_, kBinary, kSecret, true);
     EXPECT_EQ(files_containing("s3cret-"), std::vector<fs::path>{at("/etc/wgmesh/secret.env")});
@@ -106,7 +109,7 @@ TEST_F(ServiceInstall, TheSecretIsOnlyInSecretEnvAndNeverInACommandLine) {
             EXPECT_EQ(arg.find("s3cret"), std::string::npos);
         }
     }
-    EXPECT_EQ(mode_of(at("/srv/wgmesh")), 0700u);
+    EXPECT_FALSE(fs::exists(at("/var/lib/wgmesh-state")));
     EXPECT_EQ(read(at("/etc/iproute2/rt_protos.d/wgmesh.conf")), "199 wgmesh\n");
 }
 
@@ -114,7 +117,7 @@ TEST_F(ServiceInstall, SecretIsPrivateEvenWithAPermissiveUmask) {
     const mode_t old = umask(0);
     live().install(options_, kBinary, kSecret, false);
     umask(old);
-    EXPECT_EQ(mode_of(at("/etc/wgmesh")), 0700u);
+    EXPECT_EQ(mode_of(at("/etc/wgmesh")), 0711u);
     EXPECT_EQ(mode_of(at("/etc/wgmesh/secret.env")), 0600u);
 }
 
@@ -122,13 +125,47 @@ TEST_F(ServiceInstall, AnExistingSecretDirectoryIsTightenedAndALinkIsRefused) {
     fs::create_directories(at("/etc/wgmesh"));
     chmod(at("/etc/wgmesh").c_str(), 0755);
     live().install(options_, kBinary, kSecret, false);
-    EXPECT_EQ(mode_of(at("/etc/wgmesh")), 0700u);
+    EXPECT_EQ(mode_of(at("/etc/wgmesh")), 0711u);
 
     fs::remove_all(at("/etc/wgmesh"));
     fs::create_directories(root_ / "elsewhere");
     fs::create_directory_symlink(root_ / "elsewhere", at("/etc/wgmesh"));
     EXPECT_THROW(live().install(options_, kBinary, kSecret, false), std::system_error);
     EXPECT_FALSE(fs::exists(root_ / "elsewhere" / "secret.env"));
+}
+
+// The service runs as its own unprivileged user: a peers file it could not read is named
+// with what to change, and the installation goes ahead.
+TEST_F(ServiceInstall, APeersFileTheServiceUserCannotReadIsWarnedAbout) {
+    const auto install_with = [this](const char* peers) {
+        options_.set_peers_file(peers);
+        return live().install(options_, kBinary, kSecret, false).warnings;
+    };
+    // Missing yet: the daemon says so when it starts.
+    EXPECT_TRUE(install_with("/etc/wgmesh/peers.json").empty());
+
+    // In the secret directory, which install keeps traversable (0711), readable by others.
+    std::ofstream(at("/etc/wgmesh/peers.json")) << "[]\n";
+    chmod(at("/etc/wgmesh/peers.json").c_str(), 0644);
+    chmod(at("/etc/wgmesh").c_str(), 0700);
+    EXPECT_TRUE(install_with("/etc/wgmesh/peers.json").empty());
+
+    chmod(at("/etc/wgmesh/peers.json").c_str(), 0600);
+    auto warnings = install_with("/etc/wgmesh/peers.json");
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("--peers-file /etc/wgmesh/peers.json"), std::string::npos);
+    EXPECT_NE(warnings[0].find("cannot read /etc/wgmesh/peers.json (mode 0600)"), std::string::npos)
+        << warnings[0];
+    EXPECT_TRUE(fs::exists(at("/etc/systemd/system/wgmesh.service")));
+
+    fs::create_directories(at("/srv/mesh"));
+    chmod(at("/srv/mesh").c_str(), 0750);
+    std::ofstream(at("/srv/mesh/peers.json")) << "[]\n";
+    chmod(at("/srv/mesh/peers.json").c_str(), 0644);
+    warnings = install_with("/srv/mesh/peers.json");
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("cannot enter /srv/mesh (mode 0750)"), std::string::npos)
+        << warnings[0];
 }
 
 TEST_F(ServiceInstall, NoStartMeansNoStartCall) {
@@ -256,6 +293,7 @@ TEST_F(ServiceInstall, OfflineRootOnlyEnablesThroughSystemctlRoot) {
 
 TEST_F(ServiceInstall, UninstallStopsDisablesRemovesAndKeepsTheState) {
     live().install(options_, kBinary, kSecret, true);
+    fs::create_directories(at("/var/lib/wgmesh"));
     std::ofstream(at("/var/lib/wgmesh/wg0.key")) << "key\n";
     executor_.clear_calls();
 

@@ -71,9 +71,16 @@ TEST(UnitFile, CarriesTheRequiredServiceSettingsAndHardening) {
              "NoNewPrivileges=yes",
              "ProtectSystem=strict",
              "ProtectHome=true",
-             "ReadWritePaths=/var/lib/wgmesh /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf",
+             "ReadWritePaths=/proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf",
+             "DynamicUser=yes",
+             "User=wgmesh",
+             "Group=wgmesh",
+             "StateDirectory=wgmesh",
+             "StateDirectoryMode=0700",
              "RuntimeDirectory=wgmesh wireguard",
+             "RuntimeDirectoryMode=0700",
              "CapabilityBoundingSet=CAP_NET_ADMIN",
+             "AmbientCapabilities=CAP_NET_ADMIN",
              "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6",
              "ProtectKernelTunables=yes",
              "ProtectKernelModules=yes",
@@ -82,7 +89,8 @@ TEST(UnitFile, CarriesTheRequiredServiceSettingsAndHardening) {
              "ProtectClock=yes",
              "ProtectHostname=yes",
              "PrivateTmp=yes",
-             "DevicePolicy=closed",
+             "PrivateDevices=yes",
+             "BindPaths=-/dev/net/tun",
              "DeviceAllow=/dev/net/tun rw",
              "RestrictNamespaces=yes",
              "RestrictRealtime=yes",
@@ -91,7 +99,7 @@ TEST(UnitFile, CarriesTheRequiredServiceSettingsAndHardening) {
              "MemoryDenyWriteExecute=yes",
              "SystemCallArchitectures=native",
              "SystemCallFilter=@system-service",
-             "SystemCallFilter=~@privileged",
+             "SystemCallFilter=~@privileged @resources",
              "UMask=0077",
              "LimitCORE=0",
              "[Install]",
@@ -99,8 +107,38 @@ TEST(UnitFile, CarriesTheRequiredServiceSettingsAndHardening) {
          }) {
         EXPECT_EQ(lines_starting(unit, line).size(), 1u) << line << "\n" << unit;
     }
-    EXPECT_TRUE(lines_starting(unit, "AmbientCapabilities").empty());
-    EXPECT_TRUE(lines_starting(unit, "User=").empty());
+}
+
+// Not root: one user of its own (allocated by systemd, or a system user "wgmesh" a package
+// created) holding CAP_NET_ADMIN and nothing else, also after execve of wireguard-go.
+TEST(UnitFile, RunsAsItsOwnUserWithOnlyCapNetAdmin) {
+    const std::string unit = generate_unit(minimal(), kBinary);
+    EXPECT_EQ(single(unit, "User="), "User=wgmesh");
+    EXPECT_EQ(single(unit, "DynamicUser="), "DynamicUser=yes");
+    EXPECT_EQ(single(unit, "AmbientCapabilities="), "AmbientCapabilities=CAP_NET_ADMIN");
+    EXPECT_EQ(single(unit, "CapabilityBoundingSet="), "CapabilityBoundingSet=CAP_NET_ADMIN");
+    // Nothing that would hand out more: no supplementary groups, no privileged Exec prefixes.
+    EXPECT_TRUE(lines_starting(unit, "SupplementaryGroups=").empty());
+    for (const auto& line : lines_starting(unit, "Exec")) {
+        const auto value = line.substr(line.find('=') + 1);
+        EXPECT_NE(value.front(), '+') << line;
+        EXPECT_NE(value.front(), '!') << line;
+    }
+}
+
+TEST(UnitFile, TheStateDirectoryIsSystemdsUnderVarLib) {
+    JoinOptions options = minimal();
+    options.set_state_dir("/var/lib/wgmesh-wg0/state");
+    const std::string unit = generate_unit(options, kBinary);
+    EXPECT_EQ(single(unit, "StateDirectory="), "StateDirectory=wgmesh-wg0/state");
+    EXPECT_NE(single(unit, "ExecStart=").find("--state-dir /var/lib/wgmesh-wg0/state"),
+              std::string::npos);
+    for (const char* outside : {"/srv/wgmesh", "/var/library/wgmesh", "/var/lib", "/etc/wgmesh"}) {
+        options.set_state_dir(outside);
+        EXPECT_NE(rejection([&] { generate_unit(options, kBinary); }).find("--state-dir"),
+                  std::string::npos)
+            << outside;
+    }
 }
 
 TEST(UnitFile, DefaultOptionsGiveOnlyTheInterface) {
@@ -126,7 +164,7 @@ TEST(UnitFile, NonDefaultFlagsAreWrittenNormalisedInSpecOrder) {
     options.set_route_protocol("151");
     options.set_route_table("100");
     options.set_peers_file("/etc/wgmesh/peers.json");
-    options.set_state_dir("/srv/wgmesh");
+    options.set_state_dir("/var/lib/wgmesh-wg0");
     options.privacy = true;
     options.no_ipv6 = true;
     options.force_relay = true;
@@ -138,12 +176,12 @@ TEST(UnitFile, NonDefaultFlagsAreWrittenNormalisedInSpecOrder) {
     EXPECT_EQ(single(unit, "ExecStart="),
               "ExecStart=/opt/wgmesh/bin/wgmesh join --interface wg0 --listen-port 51900 "
               "--advertise-routes 192.168.1.0/24,2001:db8::/48 --mesh-subnet 10.99.0.0/16 "
-              "--introducer --force-relay --no-ipv6 --privacy --state-dir /srv/wgmesh "
+              "--introducer --force-relay --no-ipv6 --privacy --state-dir /var/lib/wgmesh-wg0 "
               "--peers-file /etc/wgmesh/peers.json --route-table 100 --route-protocol 151 "
               "--userspace /usr/bin/wireguard-go --log-level warn");
+    EXPECT_EQ(single(unit, "StateDirectory="), "StateDirectory=wgmesh-wg0");
     EXPECT_EQ(single(unit, "ReadWritePaths="),
-              "ReadWritePaths=/var/lib/wgmesh /srv/wgmesh /proc/sys/net/ipv4/ip_forward "
-              "/proc/sys/net/ipv4/conf");
+              "ReadWritePaths=/proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf");
 }
 
 TEST(UnitFile, ExecArgumentsAreEscapedForSystemd) {
@@ -263,7 +301,7 @@ TEST(UnitFile, PathsTheSandboxHidesAreRefused) {
               std::string::npos);
     // A prefix that only looks like a hidden tree is fine.
     options = minimal();
-    options.set_state_dir("/homestead/wgmesh");
+    options.set_peers_file("/homestead/peers.json");
     EXPECT_NO_THROW(generate_unit(options, "/tmpfs-bin/wgmesh"));
 }
 

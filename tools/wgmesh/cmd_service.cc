@@ -33,11 +33,12 @@ constexpr const char* kUsage =
     "unit prints the hardened systemd unit that runs 'wgmesh join' with the given flags.\n"
     "install writes it to /etc/systemd/system/wgmesh.service, the secret (from\n"
     "--secret-file, else $WGMESH_SECRET, else stdin) to /etc/wgmesh/secret.env (0600),\n"
-    "creates /var/lib/wgmesh, names route protocol N 'wgmesh' in\n"
-    "/etc/iproute2/rt_protos.d/wgmesh.conf, then runs systemctl daemon-reload, enable and\n"
-    "start (restart when the unit or secret changed). uninstall stops, disables and removes\n"
-    "the unit and the secret; the state directory is kept. status shows 'systemctl\n"
-    "is-active' and exits 0 when active, 3 otherwise.\n"
+    "names route protocol N 'wgmesh' in /etc/iproute2/rt_protos.d/wgmesh.conf, then runs\n"
+    "systemctl daemon-reload, enable and start (restart when the unit or secret changed).\n"
+    "The service runs as its own user 'wgmesh' with CAP_NET_ADMIN only; systemd creates\n"
+    "its state directory (--state-dir, under /var/lib) for it. uninstall stops, disables\n"
+    "and removes the unit and the secret; the state directory is kept. status shows\n"
+    "'systemctl is-active' and exits 0 when active, 3 otherwise.\n"
     "\n"
     "ExecStart= runs the binary given by --binary, by default this very binary (its\n"
     "resolved path), or /usr/local/bin/wgmesh with --root.\n"
@@ -117,6 +118,9 @@ int run_install(const Flags& flags) {
     service::ServiceInstaller installer(executor, root_of(flags), mode_of(flags));
     const bool start = !flags.has("no-start") && !flags.has("root");
     const auto result = installer.install(options, binary, secret, start);
+    for (const auto& warning : result.warnings) {
+        std::cerr << "wgmesh service: warning: " << warning << "\n";
+    }
 
     std::cout << "Installed " << service::kUnitFile << " and " << service::kSecretEnvFile
               << " (0600)" << (flags.has("root") ? " under " + *flags.value("root") : "")
