@@ -1,6 +1,8 @@
 #include "mesh/control_methods.h"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <stdexcept>
 #include <utility>
 
@@ -18,6 +20,26 @@ void require_no_params(const ControlRequest& request) {
     if (!request.params.empty()) {
         throw std::invalid_argument("method " + request.method + " takes no params");
     }
+}
+
+// `status`'s "health" object: how many peers are in each state, and which are offline.
+nlohmann::json health_summary(const std::unordered_map<wg::Key, PeerHealthStatus>& statuses) {
+    std::map<std::string_view, std::size_t> counts = {
+        {"unchecked", 0}, {"handshake", 0}, {"probe", 0}, {"failing", 0}, {"offline", 0}};
+    std::vector<std::string> offline;
+    for (const auto& [key, status] : statuses) {
+        ++counts[to_string(status.verdict)];
+        if (status.verdict == HealthVerdict::kOffline) {
+            offline.push_back(key.to_base64());
+        }
+    }
+    std::sort(offline.begin(), offline.end());
+    auto json = nlohmann::json::object();
+    for (const auto& [state, count] : counts) {
+        json[std::string(state)] = count;
+    }
+    json["offline_peers"] = offline;
+    return json;
 }
 
 nlohmann::json keys_json(const std::vector<Peer>& peers) {
@@ -52,6 +74,18 @@ nlohmann::json peer_to_json(const PeerEntry& entry, const RelayAssignments* rela
         }
     }
     return json;
+}
+
+nlohmann::json health_to_json(const PeerHealthStatus& status) {
+    return {
+        {"state", to_string(status.verdict)},
+        {"failures", status.failures},
+        {"offline_until", status.offline_until ? nlohmann::json(unix_seconds(*status.offline_until))
+                                               : nlohmann::json()},
+        {"rtt_us", status.rtt ? nlohmann::json(status.rtt->count()) : nlohmann::json()},
+        {"last_error",
+         status.last_error.empty() ? nlohmann::json() : nlohmann::json(status.last_error)},
+        {"failover_watch", status.failover_watch}};
 }
 
 ControlMethods::ControlMethods(ControlContext context) : context_(std::move(context)) {
@@ -120,6 +154,12 @@ nlohmann::json ControlMethods::status() const {
     if (context_.kernel_state) {
         status["kernel"] = context_.kernel_state();
     }
+    if (context_.peer_health) {
+        status["health"] = health_summary(context_.peer_health());
+    }
+    if (context_.probe_server) {
+        status["probe"] = context_.probe_server();
+    }
     status["cycles"] = context_.cycles ? context_.cycles() : 0;
     const auto cycle = context_.last_cycle ? context_.last_cycle() : std::nullopt;
     if (cycle) {
@@ -161,9 +201,20 @@ nlohmann::json ControlMethods::peers() const {
     const RelayAssignments* relays = cycle ? &cycle->relays : nullptr;
     const auto expected =
         context_.expected_mesh_ips ? context_.expected_mesh_ips() : ExpectedMeshIps{};
+    const auto health = context_.peer_health ? context_.peer_health()
+                                             : std::unordered_map<wg::Key, PeerHealthStatus>{};
     auto list = nlohmann::json::array();
     for (const auto& entry : context_.store->all_entries()) {
-        list.push_back(peer_to_json(entry, relays, &expected, now));
+        auto json = peer_to_json(entry, relays, &expected, now);
+        // Not in the cache file: the Go daemon's cache has no latency field.
+        if (entry.peer.latency) {
+            json["latency_ms"] = entry.peer.latency->count();
+        }
+        if (context_.peer_health) {
+            const auto it = health.find(entry.peer.wg_pubkey);
+            json["health"] = health_to_json(it == health.end() ? PeerHealthStatus{} : it->second);
+        }
+        list.push_back(std::move(json));
     }
     return list;
 }

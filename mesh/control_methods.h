@@ -15,6 +15,7 @@
 #include "mesh/dandelion.h"
 #include "mesh/mesh_address.h"
 #include "mesh/peer_cache.h"
+#include "mesh/peer_health.h"
 #include "mesh/peer_store.h"
 #include "mesh/reconciler.h"
 #include "wg/key.h"
@@ -49,6 +50,10 @@ struct ControlContext {
     // The daemon's view of the kernel state it holds (monitor, drift, repairs, resyncs,
     // whether the mesh addresses are there now): `status`'s "kernel" object. May be empty.
     std::function<nlohmann::json()> kernel_state;
+    // The health policy's view of each peer (PeerHealth::statuses()). May be empty.
+    std::function<std::unordered_map<wg::Key, PeerHealthStatus>()> peer_health;
+    // The probe server's listeners and counters: `status`'s "probe" object. May be empty.
+    std::function<nlohmann::json()> probe_server;
 };
 
 class ControlMethods {
@@ -82,5 +87,10 @@ class ControlMethods {
 // "expected_mesh_ip".
 nlohmann::json peer_to_json(const PeerEntry& entry, const RelayAssignments* relays,
                             const ExpectedMeshIps* expected, Clock::time_point now);
+
+// A peer's "health" object: {"state": "unchecked"|"handshake"|"probe"|"failing"|"offline",
+// "failures", "offline_until" (unix s or null), "rtt_us" (the last answered probe's, or
+// null), "last_error" (or null), "failover_watch"}.
+nlohmann::json health_to_json(const PeerHealthStatus& status);
 
 }  // namespace wgmesh::mesh

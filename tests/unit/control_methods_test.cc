@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "mesh/derived_keys.h"
 #include "mesh/version.h"
@@ -13,6 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 constexpr const char* kSecret = "control-methods-test-secret-0123456789";
 constexpr const char* kKeyA = "CGlHBOvWIl6h6U3TM30oHeUhFxbn6wGNW/kSV9dJ700=";
@@ -45,6 +48,7 @@ class ControlMethodsTest : public ::testing::Test {
             return std::optional<Epoch>(epoch);
         };
         context.interface_health = [this] { return health_; };
+        context.peer_health = [this] { return peer_health_; };
         methods_ = std::make_unique<ControlMethods>(std::move(context));
     }
     ~ControlMethodsTest() override { fs::remove_all(dir_); }
@@ -67,6 +71,7 @@ class ControlMethodsTest : public ::testing::Test {
     PeerCache cache_;
     std::optional<CycleReport> cycle_;
     InterfaceHealth health_;
+    std::unordered_map<wg::Key, PeerHealthStatus> peer_health_;
     std::unique_ptr<ControlMethods> methods_;
 };
 
@@ -191,6 +196,63 @@ TEST_F(ControlMethodsTest, CacheSaveWritesTheCacheFile) {
     ASSERT_EQ(state.status, CacheFileState::Status::kOk);
     ASSERT_EQ(state.document.peers.size(), 1u);
     EXPECT_EQ(state.document.peers[0].wg_pubkey, wg::Key::parse_or_throw(kKeyA));
+}
+
+TEST_F(ControlMethodsTest, PeersShowHealthAndLatencyWhichTheCacheFileDoesNotHold) {
+    call("peer.add", {{"wg_pubkey", kKeyA}});
+    call("peer.add", {{"wg_pubkey", kKeyB}});
+    const auto a = wg::Key::parse_or_throw(kKeyA);
+    ASSERT_TRUE(store_.record_latency(a, 12ms));
+    PeerHealthStatus offline;
+    offline.verdict = HealthVerdict::kOffline;
+    offline.failures = 9;
+    offline.offline_until = Clock::time_point(1700000030s);
+    offline.last_error = "connect: timed out";
+    offline.failover_watch = true;
+    PeerHealthStatus probed;
+    probed.verdict = HealthVerdict::kHealthyByProbe;
+    probed.rtt = 2500us;
+    peer_health_ = {{a, probed}, {wg::Key::parse_or_throw(kKeyB), offline}};
+
+    for (const auto& peer : call("peers")) {
+        if (peer["wg_pubkey"] == kKeyA) {
+            EXPECT_EQ(peer["latency_ms"], 12);
+            EXPECT_EQ(peer["health"], json({{"state", "probe"},
+                                            {"failures", 0},
+                                            {"offline_until", nullptr},
+                                            {"rtt_us", 2500},
+                                            {"last_error", nullptr},
+                                            {"failover_watch", false}}));
+        } else {
+            EXPECT_FALSE(peer.contains("latency_ms"));
+            EXPECT_EQ(peer["health"], json({{"state", "offline"},
+                                            {"failures", 9},
+                                            {"offline_until", 1700000030},
+                                            {"rtt_us", nullptr},
+                                            {"last_error", "connect: timed out"},
+                                            {"failover_watch", true}}));
+        }
+    }
+    const auto status = call("status");
+    EXPECT_EQ(status["health"]["probe"], 1);
+    EXPECT_EQ(status["health"]["offline"], 1);
+    EXPECT_EQ(status["health"]["offline_peers"], json::array({kKeyB}));
+
+    // The cache file keeps the Go daemon's schema: no latency, no health.
+    call("cache.save");
+    std::ifstream file(cache_.path());
+    const std::string saved((std::istreambuf_iterator<char>(file)),
+                            std::istreambuf_iterator<char>());
+    ASSERT_NE(saved.find(kKeyA), std::string::npos);
+    EXPECT_EQ(saved.find("latency"), std::string::npos);
+    EXPECT_EQ(saved.find("health"), std::string::npos);
+}
+
+TEST_F(ControlMethodsTest, APeerTheHealthPolicyHasNotSeenIsUnchecked) {
+    call("peer.add", {{"wg_pubkey", kKeyA}});
+    const auto peers = call("peers");
+    ASSERT_EQ(peers.size(), 1u);
+    EXPECT_EQ(peers[0]["health"]["state"], "unchecked");
 }
 
 }  // namespace

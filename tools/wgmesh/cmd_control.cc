@@ -82,6 +82,12 @@ std::string text_of(const nlohmann::json& json, const char* key) {
     return it->is_string() ? mesh::terminal_safe(it->get_ref<const std::string&>()) : it->dump();
 }
 
+// A JSON value from the daemon as text a terminal shows but never acts on.
+std::string safe_text(const nlohmann::json& value) {
+    return value.is_string() ? mesh::terminal_safe(value.get_ref<const std::string&>())
+                             : value.dump();
+}
+
 std::string age(std::int64_t unix_seconds) {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     return std::to_string(now > unix_seconds ? now - unix_seconds : 0) + " s ago";
@@ -128,6 +134,51 @@ void print_kernel_state(const nlohmann::json& kernel) {
     }
 }
 
+// A point in time as the local wall clock shows it, for "offline until".
+std::string clock_time(std::int64_t unix_seconds) {
+    const auto t = static_cast<std::time_t>(unix_seconds);
+    std::tm local{};
+    char text[32] = "?";
+    if (::localtime_r(&t, &local) != nullptr) {
+        std::strftime(text, sizeof(text), "%H:%M:%S", &local);
+    }
+    return text;
+}
+
+// A peer's "health" object in one line: healthy (by handshake or by probe, with the round
+// trip), failing or OFFLINE until a time, with the failure count and the last probe error.
+std::string describe_health(const nlohmann::json& health) {
+    const auto state = health.value("state", std::string());
+    const auto failures = health.value("failures", std::size_t{0});
+    std::string text;
+    if (state == "handshake") {
+        text = "healthy (recent WireGuard handshake)";
+    } else if (state == "probe") {
+        text = "healthy (answered a probe";
+        if (health.contains("rtt_us") && health["rtt_us"].is_number()) {
+            std::ostringstream rtt;
+            rtt.precision(2);
+            rtt << std::fixed << health["rtt_us"].get<double>() / 1000.0;
+            text += ", rtt " + rtt.str() + " ms";
+        }
+        text += ")";
+    } else if (state == "failing") {
+        text = "failing (" + std::to_string(failures) + " probe(s) failed in a row)";
+    } else if (state == "offline") {
+        text = "OFFLINE until " + clock_time(health.value("offline_until", std::int64_t{0})) +
+               " (" + std::to_string(failures) + " probes failed in a row; its networks fail over)";
+    } else {
+        text = "unchecked (no handshake yet, no probe due)";
+    }
+    if (state != "probe" && state != "handshake" && health.contains("last_error")) {
+        text += ": " + text_of(health, "last_error");
+    }
+    if (health.value("failover_watch", false)) {
+        text += ", probed every second (its networks have another advertiser)";
+    }
+    return text;
+}
+
 void print_status(const nlohmann::json& status) {
     std::cout << "interface:   " << text_of(status, "interface") << "\n"
               << "mesh id:     " << text_of(status, "mesh_id") << "\n"
@@ -154,6 +205,30 @@ void print_status(const nlohmann::json& status) {
     }
     if (const auto kernel = status.find("kernel"); kernel != status.end()) {
         print_kernel_state(*kernel);
+    }
+    if (const auto health = status.find("health"); health != status.end()) {
+        const auto count = [&health](const char* state) {
+            return std::to_string(health->value(state, std::size_t{0}));
+        };
+        std::cout << "health:      " << count("handshake") << " healthy by handshake, "
+                  << count("probe") << " by probe, " << count("failing") << " failing, "
+                  << count("offline") << " offline, " << count("unchecked") << " unchecked\n";
+        for (const auto& key : health->value("offline_peers", nlohmann::json::array())) {
+            std::cout << "OFFLINE:     " << safe_text(key)
+                      << " (skipped by route sync; see wgmesh peers)\n";
+        }
+    }
+    if (const auto probe = status.find("probe"); probe != status.end()) {
+        std::cout << "probe:       port " << text_of(*probe, "port") << ", listening on";
+        const auto listening = probe->value("listening", nlohmann::json::array());
+        for (const auto& address : listening) {
+            std::cout << " " << safe_text(address);
+        }
+        std::cout << (listening.empty() ? " nothing" : "") << ", " << text_of(*probe, "connections")
+                  << " connection(s), " << text_of(*probe, "pings_answered") << " pings answered\n";
+        for (const auto& error : probe->value("errors", nlohmann::json::array())) {
+            std::cout << "probe:       " << safe_text(error) << "\n";
+        }
     }
     const auto& cycle = status.at("last_cycle");
     if (cycle.is_object()) {
@@ -202,6 +277,12 @@ void print_peers(const nlohmann::json& peers) {
             std::cout << ", via relay " << text_of(peer, "relay");
         }
         std::cout << "\n";
+        if (const auto health = peer.find("health"); health != peer.end() && health->is_object()) {
+            std::cout << "  health:    " << describe_health(*health) << "\n";
+        }
+        if (peer.contains("latency_ms")) {
+            std::cout << "  latency:   " << text_of(peer, "latency_ms") << " ms\n";
+        }
         if (peer.contains("hostname")) {
             std::cout << "  hostname:  " << text_of(peer, "hostname") << "\n";
         }
