@@ -362,7 +362,12 @@ void ProbeServer::Loop::accept_from(Listener& listener, Clock::time_point now) {
         }
         make_room_for(*source);
         const int raw = fd.get();
-        watch(raw, EPOLLIN);
+        epoll_event event{};
+        event.events = EPOLLIN;
+        event.data.fd = raw;
+        if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, raw, &event) != 0) {
+            continue;  // out of epoll watches (fs.epoll.max_user_watches): not served
+        }
         Connection connection;
         connection.fd = std::move(fd);
         connection.source = *source;
