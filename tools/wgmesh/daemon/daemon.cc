@@ -25,7 +25,10 @@
 #include "netlink/nft_forwarding_plan.h"
 #include "netlink/route_table.h"
 #include "netlink/socket.h"
+#include "tools/wgmesh/daemon/health_monitor.h"
 #include "tools/wgmesh/daemon/plumbing.h"
+#include "tools/wgmesh/daemon/probe_client.h"
+#include "tools/wgmesh/daemon/probe_server.h"
 
 namespace wgmesh::cli {
 
@@ -356,6 +359,20 @@ int Daemon::run() {
                                 local, {options_.no_ipv6},
                                 [](std::string_view line) { mesh::log_error(line); });
     reconciler.keep_mesh_addresses(addresses, v6);
+
+    // The mesh probe (docs/daemon.md, "Peer health"): our server answers the peers' probes
+    // (Go peers evict a node that does not), our client feeds the health policy, whose
+    // offline verdicts reach the reconciler from the monitor's thread.
+    const auto probe_port = mesh::probe_port(keys.gossip_port);
+    ProbeServer probe_server(options_.interface, probe_port);
+    const auto listen_on_mesh_addresses = [&probe_server, &resolver, &mesh_ipv6] {
+        // Every cycle: cheap when nothing changed; a collision repair or a recreated
+        // interface reopens the listeners.
+        probe_server.set_addresses(resolver.local_address().address, mesh_ipv6);
+    };
+    listen_on_mesh_addresses();
+    ProbeClient probe_client(options_.interface, probe_port);
+    HealthMonitor health(store, reconciler, probe_client, public_key, options_.no_ipv6);
     KernelWatch watch(
         {.scope = {.interface = options_.interface,
                    .route_protocol = static_cast<std::uint8_t>(options_.route_protocol),
@@ -384,6 +401,8 @@ int Daemon::run() {
         std::lock_guard lock(health_mutex_);
         return health_;
     };
+    context.peer_health = [&health] { return health.health().statuses(); };
+    context.probe_server = [&probe_server] { return probe_server.status_json(); };
     context.kernel_state = [&watch, &resolver, v6] {
         std::vector<netlink::InterfaceAddress> wanted = {resolver.local_address()};
         if (v6) {
@@ -408,7 +427,7 @@ int Daemon::run() {
     while (running) {
         auto deadline = std::min({next_cycle, change_deadline, watch.next_deadline()});
         deadline = std::min(deadline, watchdog.next_ping());
-        const auto wakeup = wait_for_events(signals, waker, watch.fd(), deadline);
+        const auto wakeup = wait_for_events(signals, waker, watch.fd(), health.fd(), deadline);
         if (wakeup.signal == SIGTERM || wakeup.signal == SIGINT) {
             mesh::log_info(std::string("received SIG") + ::sigabbrev_np(wakeup.signal) +
                            ", stopping");
@@ -426,6 +445,10 @@ int Daemon::run() {
         if (wakeup.kernel_event) {
             watch.on_readable(SteadyClock::now());
         }
+        if (wakeup.health_event && health.take()) {
+            // A peer went offline or came back: its networks switch advertisers now.
+            next_cycle = SteadyClock::now();
+        }
         const auto now = SteadyClock::now();
         watchdog.ping_if_due(now);
         if (now >= next_housekeeping) {
@@ -442,17 +465,21 @@ int Daemon::run() {
         }
         if (now >= next_cycle || now >= change_deadline || watch.due(now)) {
             run_cycle(reconciler, resolver, addresses, watch);
+            listen_on_mesh_addresses();
             next_cycle = SteadyClock::now() + interval_;
             change_deadline = SteadyClock::time_point::max();
             watchdog.ping();
             if (!ready) {
                 ready = true;
                 notify("READY=1");
+                // After the first cycle, so that its handshakes and relays are known.
+                health.start();
             }
         }
     }
 
     notify("STOPPING=1");
+    health.stop();
     waker.stop();
     epochs.stop();
     const bool saved = saver.stop();  // the final save

@@ -101,13 +101,17 @@ bool StoreWaker::take() const {
 }
 
 Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker, int kernel_fd,
-                       std::chrono::steady_clock::time_point deadline) {
+                       int health_fd, std::chrono::steady_clock::time_point deadline) {
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     // Rounded up, so the loop never spins on a deadline that is less than 1 ms away.
     const int timeout = static_cast<int>(std::clamp<std::int64_t>(remaining.count() + 1, 0, 60000));
-    pollfd fds[3] = {{signals.fd(), POLLIN, 0}, {waker.fd(), POLLIN, 0}, {kernel_fd, POLLIN, 0}};
-    if (::poll(fds, kernel_fd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR) {
+    // poll() skips negative descriptors, so an absent kernel or health fd costs nothing.
+    pollfd fds[4] = {{signals.fd(), POLLIN, 0},
+                     {waker.fd(), POLLIN, 0},
+                     {kernel_fd, POLLIN, 0},
+                     {health_fd, POLLIN, 0}};
+    if (::poll(fds, 4, timeout) < 0 && errno != EINTR) {
         throw errno_error("poll");
     }
     Wakeup wakeup;
@@ -118,6 +122,7 @@ Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker, int ke
         wakeup.store_changed = waker.take();
     }
     wakeup.kernel_event = kernel_fd >= 0 && (fds[2].revents & POLLIN) != 0;
+    wakeup.health_event = health_fd >= 0 && (fds[3].revents & POLLIN) != 0;
     return wakeup;
 }
 

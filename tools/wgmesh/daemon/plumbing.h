@@ -65,12 +65,13 @@ struct Wakeup {
     int signal = 0;
     bool store_changed = false;
     bool kernel_event = false;  // kernel_fd is readable
+    bool health_event = false;  // health_fd is readable
 };
 
-// Waits until a signal, a store change, a kernel notification on `kernel_fd` (-1: none) or
-// `deadline`.
+// Waits until a signal, a store change, a kernel notification on `kernel_fd` (-1: none), a
+// change of the offline peers on `health_fd` (-1: none) or `deadline`.
 Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker, int kernel_fd,
-                       std::chrono::steady_clock::time_point deadline);
+                       int health_fd, std::chrono::steady_clock::time_point deadline);
 
 // WATCHDOG=1 at half the WatchdogSec= period when systemd asks for it.
 class Watchdog {
