@@ -252,10 +252,12 @@ bool nft_object_message(std::uint8_t type) {
     }
 }
 
-bool nft_message_relevant(const nlmsghdr& message, std::uint8_t type, std::uint8_t family,
-                          const OwnedScope& scope) {
+enum class NftTouch { kNothing, kTable, kForwardAccept };
+
+NftTouch nft_message_touch(const nlmsghdr& message, std::uint8_t type, std::uint8_t family,
+                           const OwnedScope& scope) {
     if (!nft_object_message(type)) {
-        return false;
+        return NftTouch::kNothing;
     }
     // The chain's name travels in NFTA_CHAIN_NAME for chains, NFTA_RULE_CHAIN for rules.
     const std::uint16_t chain_attribute =
@@ -272,16 +274,19 @@ bool nft_message_relevant(const nlmsghdr& message, std::uint8_t type, std::uint8
         }
     });
     if (!table) {
-        return false;
+        return NftTouch::kNothing;
     }
     if (family == NFPROTO_INET) {
-        return !scope.nft_table.empty() && *table == scope.nft_table;
+        return !scope.nft_table.empty() && *table == scope.nft_table ? NftTouch::kTable
+                                                                     : NftTouch::kNothing;
     }
     // Where our tagged accept lives: a rule deleted there may be ours (the notification does
     // not say whose), and a FORWARD chain created or deleted needs the accept (re)considered.
     return (family == NFPROTO_IPV4 || family == NFPROTO_IPV6) && *table == kFilterTable &&
-           chain == kForwardChain &&
-           (type == NFT_MSG_DELRULE || type == NFT_MSG_NEWCHAIN || type == NFT_MSG_DELCHAIN);
+                   chain == kForwardChain &&
+                   (type == NFT_MSG_DELRULE || type == NFT_MSG_NEWCHAIN || type == NFT_MSG_DELCHAIN)
+               ? NftTouch::kForwardAccept
+               : NftTouch::kNothing;
 }
 
 std::optional<std::uint32_t> generation_pid(const nlmsghdr& message) {
@@ -310,7 +315,8 @@ KernelEvents& KernelEvents::operator|=(const KernelEvents& other) {
     routes |= other.routes;
     addresses |= other.addresses;
     link |= other.link;
-    nftables |= other.nftables;
+    nft_table |= other.nft_table;
+    forward_accept |= other.forward_accept;
     messages += other.messages;
     relevant += other.relevant;
     return *this;
@@ -367,17 +373,25 @@ void classify_nftables(std::span<const std::uint8_t> datagram, const OwnedScope&
             // Ends a transaction: the kernel sends its object events first, then this
             // (nf_tables_commit, verified on Linux 6.18). Ownership is only looked up when
             // it matters.
-            if (transaction.relevant > 0 &&
+            if (transaction.table + transaction.forward_accept > 0 &&
                 !(is_own_transaction &&
                   is_own_transaction(message.nlmsg_pid, generation_pid(message).value_or(0)))) {
-                events.nftables = true;
-                events.relevant += transaction.relevant;
+                events.nft_table |= transaction.table > 0;
+                events.forward_accept |= transaction.forward_accept > 0;
+                events.relevant += transaction.table + transaction.forward_accept;
             }
-            transaction.relevant = 0;
+            transaction = {};
             return;
         }
-        if (nft_message_relevant(message, type, header.nfgen_family, scope)) {
-            ++transaction.relevant;
+        switch (nft_message_touch(message, type, header.nfgen_family, scope)) {
+            case NftTouch::kTable:
+                ++transaction.table;
+                break;
+            case NftTouch::kForwardAccept:
+                ++transaction.forward_accept;
+                break;
+            case NftTouch::kNothing:
+                break;
         }
     });
 }

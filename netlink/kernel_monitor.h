@@ -62,14 +62,17 @@ struct KernelEvents {
     // Our link was deleted, (re)created, renamed, or went down/up (IFF_UP, IFF_RUNNING,
     // IFF_LOWER_UP): the kernel drops routes on link down without a notification per route.
     bool link = false;
-    // Something in our nft table changed, or a rule was deleted from (or a chain created or
-    // deleted as) an "ip"/"ip6" "filter" table's "FORWARD" chain, where our tagged accept
-    // lives. "flush ruleset" deletes our table, so it counts too.
-    bool nftables = false;
+    // Something in our nft table (inet) changed; "flush ruleset" deletes it, so it counts.
+    bool nft_table = false;
+    // A rule was deleted from (or a chain created or deleted as) an "ip"/"ip6" "filter"
+    // table's "FORWARD" chain, where our tagged accept lives (Docker's policy-drop chain).
+    bool forward_accept = false;
     std::size_t messages = 0;  // notifications read
     std::size_t relevant = 0;  // of which touched owned state
 
-    bool any() const { return overrun || routes || addresses || link || nftables; }
+    bool any() const {
+        return overrun || routes || addresses || link || nft_table || forward_accept;
+    }
     KernelEvents& operator|=(const KernelEvents& other);
 };
 
@@ -96,7 +99,9 @@ void classify_rtnetlink(std::span<const std::uint8_t> datagram, ResolvedScope& s
 
 // nf_tables events of the transaction in progress, held until its NFT_MSG_NEWGEN.
 struct NftTransaction {
-    std::size_t relevant = 0;  // relevant messages seen since the last NEWGEN
+    // Relevant messages seen since the last NEWGEN, by what they touch.
+    std::size_t table = 0;           // our inet table
+    std::size_t forward_accept = 0;  // a foreign FORWARD chain
 };
 
 // Classifies the nf_tables notifications of one datagram into `events`; a transaction's

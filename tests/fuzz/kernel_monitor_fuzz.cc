@@ -15,7 +15,8 @@ namespace {
 using wgmesh::netlink::KernelEvents;
 
 void check(const KernelEvents& events) {
-    const bool flagged = events.routes || events.addresses || events.link || events.nftables;
+    const bool flagged = events.routes || events.addresses || events.link || events.nft_table ||
+                         events.forward_accept;
     if (events.relevant > events.messages || (events.relevant > 0) != flagged) {
         std::abort();
     }

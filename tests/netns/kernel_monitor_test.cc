@@ -125,9 +125,10 @@ TEST_F(KernelMonitorTest, OwnedRouteDeletedOrFlushedIsReported) {
     ip("route del 10.9.0.0/24 via 10.5.0.2 dev w0 proto 150");
     auto events = wait_for(&KernelEvents::routes);
     EXPECT_TRUE(events.routes);
-    EXPECT_EQ(events.relevant, 1u)
-        << events.addresses << events.link << events.nftables << events.overrun;
-    EXPECT_FALSE(events.addresses || events.link || events.nftables || events.overrun);
+    EXPECT_EQ(events.relevant, 1u) << events.addresses << events.link << events.nft_table
+                                   << events.forward_accept << events.overrun;
+    EXPECT_FALSE(events.addresses || events.link || events.nft_table || events.forward_accept ||
+                 events.overrun);
 
     ip("route flush proto 150");
     ip("-6 route flush proto 150");
@@ -192,12 +193,12 @@ TEST_F(KernelMonitorTest, OurNftTableDeletedIsReported) {
     WGMESH_REQUIRE_NFT();
     nft("add table inet wgmesh-w0\nadd chain inet wgmesh-w0 forward { type filter hook forward "
         "priority 0; }\nadd rule inet wgmesh-w0 forward accept");
-    (void)wait_for(&KernelEvents::nftables);  // someone else creating it counts as well
+    (void)wait_for(&KernelEvents::nft_table);  // someone else creating it counts as well
 
     nft("delete table inet wgmesh-w0");
-    const auto events = wait_for(&KernelEvents::nftables);
-    EXPECT_TRUE(events.nftables);
-    EXPECT_FALSE(events.routes || events.addresses || events.link);
+    const auto events = wait_for(&KernelEvents::nft_table);
+    EXPECT_TRUE(events.nft_table);
+    EXPECT_FALSE(events.routes || events.addresses || events.link || events.forward_accept);
 }
 
 TEST_F(KernelMonitorTest, RuleDeletedFromIptablesNftForwardChainIsReported) {
@@ -209,11 +210,13 @@ TEST_F(KernelMonitorTest, RuleDeletedFromIptablesNftForwardChainIsReported) {
     const auto at = echoed.find("# handle ");
     ASSERT_NE(at, std::string::npos) << echoed;
     const std::string handle = std::to_string(std::stoi(echoed.substr(at + 9)));
-    (void)wait_for(&KernelEvents::nftables);  // the chain's creation
+    (void)wait_for(&KernelEvents::forward_accept);  // the chain's creation
     settle();
 
     nft("delete rule ip filter FORWARD handle " + handle);
-    EXPECT_TRUE(wait_for(&KernelEvents::nftables).nftables);
+    const auto events = wait_for(&KernelEvents::forward_accept);
+    EXPECT_TRUE(events.forward_accept);
+    EXPECT_FALSE(events.nft_table);
 }
 
 TEST_F(KernelMonitorTest, ForeignChangesElsewhereAreNotReported) {
@@ -240,7 +243,8 @@ TEST_F(KernelMonitorTest, ForeignChangesElsewhereAreNotReported) {
     const auto events = wait_for(&KernelEvents::addresses);
     EXPECT_TRUE(events.addresses);
     EXPECT_EQ(events.relevant, 1u);
-    EXPECT_FALSE(events.routes || events.link || events.nftables || events.overrun);
+    EXPECT_FALSE(events.routes || events.link || events.nft_table || events.forward_accept ||
+                 events.overrun);
     EXPECT_GT(events.messages, 10u);
 }
 
@@ -301,13 +305,14 @@ TEST_F(KernelMonitorTest, OurOwnWritesAreNotReported) {
     ip("route add 10.98.0.0/24 dev w0 proto 150");
     auto events = wait_for(&KernelEvents::routes);
     EXPECT_TRUE(events.routes);
-    EXPECT_EQ(events.relevant, 1u)
-        << events.addresses << events.link << events.nftables << events.overrun;
-    EXPECT_FALSE(events.addresses || events.link || events.nftables || events.overrun);
+    EXPECT_EQ(events.relevant, 1u) << events.addresses << events.link << events.nft_table
+                                   << events.forward_accept << events.overrun;
+    EXPECT_FALSE(events.addresses || events.link || events.nft_table || events.forward_accept ||
+                 events.overrun);
     if (test::program_exists("nft")) {
         nft("add table inet wgmesh-w0");  // one message in its transaction
-        events = wait_for(&KernelEvents::nftables);
-        EXPECT_TRUE(events.nftables);
+        events = wait_for(&KernelEvents::nft_table);
+        EXPECT_TRUE(events.nft_table);
         EXPECT_EQ(events.relevant, 1u);
     }
 }

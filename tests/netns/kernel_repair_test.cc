@@ -36,7 +36,8 @@ constexpr std::size_t kQuietCycles = 20;
 // per removal past the threshold) stays within seconds.
 constexpr int kFightDeletions = 12;
 constexpr std::size_t kFightThreshold = 5;
-const std::vector<std::string> kDriftKinds = {"route", "address", "forwarding", "link"};
+const std::vector<std::string> kDriftKinds = {"route", "address", "nft_table", "forward_accept",
+                                              "link"};
 
 // The mesh addresses as "address/length", as `ip addr del` takes them.
 std::string mesh_v4(const Node& node) {
@@ -226,13 +227,16 @@ TEST(KernelRepair, DeletedNftTableIsPutBackWithItsRule) {
     RepairMesh mesh;
     ASSERT_NO_FATAL_FAILURE(mesh.start_and_converge(kEventsOnly));
     const auto& node = mesh.node;
+    const auto repairs = mesh.drift("nft_table", "repairs");
 
     {
         Paused held(mesh.node);
         node.ns().exec_checked({"nft", "delete", "table", "inet", nft_table(node)});
         ASSERT_NE(node.ns().exec({"nft", "list", "table", "inet", nft_table(node)}).exit_code, 0);
     }
-    EXPECT_TRUE(eventually([&] { return own_table_whole(node); }, kOneCycle))
+    EXPECT_TRUE(eventually(
+        [&] { return own_table_whole(node) && mesh.drift("nft_table", "repairs") > repairs; },
+        kOneCycle))
         << "table inet " << nft_table(node) << " not put back\n"
         << mesh.describe();
     // The foreign FORWARD chain was not touched by the repair: still our one accept.
@@ -246,7 +250,7 @@ TEST(KernelRepair, DeletedTaggedForwardAcceptIsPutBackOnce) {
     const auto& node = mesh.node;
     const auto handles = tagged_forward_handles(node);
     ASSERT_EQ(handles.size(), 1u) << mesh.describe();
-    const auto repairs = mesh.drift("forwarding", "repairs");
+    const auto repairs = mesh.drift("forward_accept", "repairs");
 
     {
         Paused held(mesh.node);
@@ -257,7 +261,7 @@ TEST(KernelRepair, DeletedTaggedForwardAcceptIsPutBackOnce) {
     EXPECT_TRUE(eventually(
         [&] {
             return tagged_forward_handles(node).size() == 1 &&
-                   mesh.drift("forwarding", "repairs") > repairs;
+                   mesh.drift("forward_accept", "repairs") > repairs;
         },
         kOneCycle))
         << "tagged accept not put back\n"

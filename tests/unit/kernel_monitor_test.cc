@@ -191,7 +191,8 @@ TEST(KernelMonitorClassify, OwnedRouteDeletedOrChangedBySomeone) {
         EXPECT_TRUE(events.routes);
         EXPECT_EQ(events.relevant, 2u);
         EXPECT_EQ(events.messages, 2u);
-        EXPECT_FALSE(events.addresses || events.link || events.nftables || events.overrun);
+        EXPECT_FALSE(events.addresses || events.link || events.nft_table || events.forward_accept ||
+                     events.overrun);
         EXPECT_TRUE(events.any());
     }
 }
@@ -366,16 +367,17 @@ TEST(KernelMonitorClassify, NftEventsCountAtTheirGeneration) {
     add_nft(objects, NFT_MSG_DELCHAIN, NFPROTO_INET, "wgmesh-w0", "forward");
     add_nft(objects, NFT_MSG_DELTABLE, NFPROTO_INET, "wgmesh-w0");
     auto events = nft(objects, transaction);
-    EXPECT_FALSE(events.nftables);  // held until the transaction's NEWGEN
+    EXPECT_FALSE(events.nft_table);  // held until the transaction's NEWGEN
     EXPECT_EQ(events.messages, 3u);
-    EXPECT_EQ(transaction.relevant, 3u);
+    EXPECT_EQ(transaction.table, 3u);
 
     Datagram generation;
     add_generation(generation, kSomeone);
     events = nft(generation, transaction);
-    EXPECT_TRUE(events.nftables);
+    EXPECT_TRUE(events.nft_table);
+    EXPECT_FALSE(events.forward_accept);
     EXPECT_EQ(events.relevant, 3u);
-    EXPECT_EQ(transaction.relevant, 0u);
+    EXPECT_EQ(transaction.table, 0u);
 }
 
 TEST(KernelMonitorClassify, NftTransactionsOfOurOwnProcessAreDropped) {
@@ -388,7 +390,7 @@ TEST(KernelMonitorClassify, NftTransactionsOfOurOwnProcessAreDropped) {
         nft(d, transaction, [](std::uint32_t, std::uint32_t pid) { return pid == 777; });
     EXPECT_FALSE(events.any());
     EXPECT_EQ(events.messages, 3u);
-    EXPECT_EQ(transaction.relevant, 0u);
+    EXPECT_EQ(transaction.table, 0u);
 
     // The next, foreign, transaction is not confused with ours.
     Datagram next;
@@ -396,7 +398,7 @@ TEST(KernelMonitorClassify, NftTransactionsOfOurOwnProcessAreDropped) {
     add_generation(next, kSomeone);
     EXPECT_TRUE(nft(next, transaction, [](std::uint32_t, std::uint32_t pid) {
                     return pid == 777;
-                }).nftables);
+                }).nft_table);
 }
 
 TEST(KernelMonitorClassify, NftTransactionsOfOurOwnSocketAreDropped) {
@@ -415,12 +417,14 @@ TEST(KernelMonitorClassify, RuleDeletedFromIptablesNftForwardChain) {
         Datagram d;
         add_nft(d, NFT_MSG_DELRULE, static_cast<std::uint8_t>(family), "filter", "FORWARD");
         add_generation(d, kSomeone);
-        EXPECT_TRUE(nft(d).nftables) << family;
+        const auto events = nft(d);
+        EXPECT_TRUE(events.forward_accept) << family;
+        EXPECT_FALSE(events.nft_table) << family;
     }
     Datagram created;
     add_nft(created, NFT_MSG_NEWCHAIN, NFPROTO_IPV4, "filter", "FORWARD");
     add_generation(created, kSomeone);
-    EXPECT_TRUE(nft(created).nftables);
+    EXPECT_TRUE(nft(created).forward_accept);
 }
 
 TEST(KernelMonitorClassify, ForeignNftObjectsAreNotRelevant) {
@@ -447,7 +451,7 @@ TEST(KernelMonitorClassify, NewGenerationWithoutPidIsForeign) {
           sizeof(nfgenmsg), &extra);
     d.seal();
     EXPECT_TRUE(
-        nft(d, transaction, [](std::uint32_t, std::uint32_t pid) { return pid != 0; }).nftables);
+        nft(d, transaction, [](std::uint32_t, std::uint32_t pid) { return pid != 0; }).nft_table);
 }
 
 TEST(KernelMonitorClassify, GarbageAndTruncatedInputIsSkipped) {
@@ -497,7 +501,7 @@ TEST(KernelMonitorClassify, GarbageAndTruncatedInputIsSkipped) {
         classify_nftables(std::span(noise).subspan(round % 2), s.owned, transaction,
                           no_transaction_is_ours, events);
     }
-    EXPECT_FALSE(events.routes || events.addresses || events.nftables);
+    EXPECT_FALSE(events.routes || events.addresses || events.nft_table || events.forward_accept);
 }
 
 TEST(KernelMonitorPortIds, EveryNetlinkSocketOfThisProcessIsOursUntilShortlyAfterClosing) {

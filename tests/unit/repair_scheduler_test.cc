@@ -61,10 +61,13 @@ TEST(RepairScheduler, AddressesAlsoVerifyTheirPrefixRoutesAndNftOnlyForwarding) 
     scheduler.note(events, kT0, kWall);
     EXPECT_EQ(scheduler.begin(kT0 + 20ms).state,
               (mesh::OwnedState{.routes = true, .addresses = true}));
-    events = {};
-    events.nftables = true;
-    scheduler.note(events, kT0 + 1s, kWall);
-    EXPECT_EQ(scheduler.begin(kT0 + 2s).state, mesh::OwnedState{.forwarding = true});
+    for (const auto field :
+         {&netlink::KernelEvents::nft_table, &netlink::KernelEvents::forward_accept}) {
+        events = {};
+        events.*field = true;
+        scheduler.note(events, kT0 + 1s, kWall);
+        EXPECT_EQ(scheduler.begin(kT0 + 2s).state, mesh::OwnedState{.forwarding = true});
+    }
 }
 
 TEST(RepairScheduler, LostEventsAndLinkChangesAreFullResyncs) {

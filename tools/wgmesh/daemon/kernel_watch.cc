@@ -31,9 +31,10 @@ std::string describe_fight(DriftKind kind, const netlink::OwnedScope& scope) {
                    std::to_string(scope.route_table) + ")";
         case DriftKind::kAddress:
             return "the mesh addresses on " + scope.interface;
-        case DriftKind::kForwarding:
-            return "the forwarding rules (nft table inet " + scope.nft_table +
-                   ", the tagged FORWARD accept)";
+        case DriftKind::kNftTable:
+            return "the nft table inet " + scope.nft_table;
+        case DriftKind::kForwardAccept:
+            return "the tagged accept in the ip/ip6 filter FORWARD chain";
         case DriftKind::kLink:
             break;
     }

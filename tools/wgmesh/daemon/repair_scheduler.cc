@@ -19,8 +19,10 @@ const char* drift_kind_name(DriftKind kind) {
             return "route";
         case DriftKind::kAddress:
             return "address";
-        case DriftKind::kForwarding:
-            return "forwarding";
+        case DriftKind::kNftTable:
+            return "nft_table";
+        case DriftKind::kForwardAccept:
+            return "forward_accept";
         case DriftKind::kLink:
             break;
     }
@@ -92,9 +94,13 @@ void RepairScheduler::note(const netlink::KernelEvents& events, SteadyTime now, 
         pending_.state.addresses = pending_.state.routes = true;
         touched.push_back(DriftKind::kAddress);
     }
-    if (events.nftables) {
+    if (events.nft_table) {
         pending_.state.forwarding = true;
-        touched.push_back(DriftKind::kForwarding);
+        touched.push_back(DriftKind::kNftTable);
+    }
+    if (events.forward_accept) {
+        pending_.state.forwarding = true;
+        touched.push_back(DriftKind::kForwardAccept);
     }
     if (events.link) {
         // The kernel drops a downed link's routes without a notification per route.
@@ -150,9 +156,10 @@ std::vector<DriftKind> RepairScheduler::finish(const Repair& repair,
     // from the kernel without our port id (see netlink/kernel_monitor.h): their repair finds
     // nothing to fix and is not counted.
     const bool routes_fixed = report.routes.added + report.routes.removed > 0;
-    const std::array<bool, kDriftKinds> fixed = {
-        routes_fixed, report.addresses_restored > 0 || routes_fixed, report.verified.forwarding,
-        routes_fixed || report.addresses_restored > 0};
+    const bool addresses_fixed = report.addresses_restored > 0 || routes_fixed;
+    const std::array<bool, kDriftKinds> fixed = {routes_fixed, addresses_fixed,
+                                                 report.verified.forwarding,
+                                                 report.verified.forwarding, addresses_fixed};
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < kDriftKinds; ++i) {
         if (!repair.drifted[i] || !fixed[i]) {

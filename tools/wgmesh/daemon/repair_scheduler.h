@@ -24,9 +24,9 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 using WallTime = std::chrono::system_clock::time_point;
 
 // The kinds of owned state that drift is counted for.
-enum class DriftKind { kRoute, kAddress, kForwarding, kLink };
-inline constexpr std::size_t kDriftKinds = 4;
-// "route", "address", "forwarding", "link": the names `status --json` uses.
+enum class DriftKind { kRoute, kAddress, kNftTable, kForwardAccept, kLink };
+inline constexpr std::size_t kDriftKinds = 5;
+// "route", "address", "nft_table", "forward_accept", "link": the names `status --json` uses.
 const char* drift_kind_name(DriftKind kind);
 
 struct DriftCounter {
