@@ -64,6 +64,8 @@ HealthTickResult PeerHealth::tick(const HealthTickInput& input) {
     std::vector<ProbeTarget> targets;
     KeySet probed;
     {
+        std::vector<ProbeTarget> watched;
+        std::vector<ProbeTarget> others;
         std::lock_guard lock(mutex_);
         const auto now = now_();
         for (auto& [key, state] : states_) {
@@ -100,8 +102,11 @@ HealthTickResult PeerHealth::tick(const HealthTickInput& input) {
             }
             ProbeTarget target{peer.wg_pubkey, input.no_ipv6 ? std::nullopt : peer.mesh_ipv6,
                                peer.mesh_ip};
-            targets.push_back(std::move(target));
-            probed.insert(peer.wg_pubkey);
+            (status.failover_watch ? watched : others).push_back(std::move(target));
+        }
+        targets = choose_round(std::move(watched), std::move(others));
+        for (const auto& target : targets) {
+            probed.insert(target.peer);
         }
     }
 
@@ -132,6 +137,21 @@ HealthTickResult PeerHealth::tick(const HealthTickInput& input) {
     result.offline_changed = result.offline != last_offline_;
     last_offline_ = result.offline;
     return result;
+}
+
+std::vector<ProbeTarget> PeerHealth::choose_round(std::vector<ProbeTarget> watched,
+                                                  std::vector<ProbeTarget> others) {
+    std::vector<ProbeTarget> round = std::move(watched);
+    round.resize(std::min(round.size(), kMaxProbesPerRound));
+    const std::size_t room = std::min(kMaxProbesPerRound - round.size(), others.size());
+    if (others.empty()) {
+        return round;
+    }
+    for (std::size_t i = 0; i < room; ++i) {
+        round.push_back(std::move(others[(next_turn_ + i) % others.size()]));
+    }
+    next_turn_ = (next_turn_ + room) % others.size();
+    return round;
 }
 
 void PeerHealth::record_outcome(const ProbeOutcome& outcome, Clock::time_point now,

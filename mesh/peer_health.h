@@ -33,6 +33,11 @@ inline constexpr std::chrono::seconds kProbeWhenUnseenFor{45};
 inline constexpr std::size_t kFailuresBeforeOffline = 8;
 // How long one failure beyond kFailuresBeforeOffline keeps a peer offline.
 inline constexpr std::chrono::seconds kOfflineFor{30};
+// Peers probed in one round at most (each kept session holds a descriptor): with the probe
+// server's 256 connections this stays well within the 1024 descriptors a service gets by
+// default (the unit forbids raising the limit). Peers whose networks have another
+// advertiser go first; the others take turns.
+inline constexpr std::size_t kMaxProbesPerRound = 256;
 
 enum class HealthVerdict {
     kUnchecked,           // no handshake and no probe enforced yet
@@ -100,12 +105,17 @@ class PeerHealth {
     void record_outcome(const ProbeOutcome& outcome, Clock::time_point now,
                         HealthTickResult& result);
     KeySet offline_locked(Clock::time_point now) const;
+    // At most kMaxProbesPerRound of the due probes: every watched one first, then the others
+    // in turns from where the last round stopped.
+    std::vector<ProbeTarget> choose_round(std::vector<ProbeTarget> watched,
+                                          std::vector<ProbeTarget> others);
 
     PeerProber& prober_;
     NowFn now_;
     mutable std::mutex mutex_;  // guards states_ and last_offline_
     std::unordered_map<wg::Key, State> states_;
     KeySet last_offline_;
+    std::size_t next_turn_ = 0;  // choose_round(): where the others' turns go on
 };
 
 // The peers whose routable networks another peer in `peers` (not `local_key`) advertises too.

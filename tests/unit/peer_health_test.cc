@@ -352,5 +352,42 @@ TEST(PeerHealth, AnOutcomeForAPeerNotProbedIsIgnored) {
     EXPECT_FALSE(health.statuses().contains(key(7)));
 }
 
+TEST(PeerHealth, ARoundProbesAtMost256PeersWatchedOnesFirstTheOthersInTurns) {
+    Harness h;
+    // 300 relay-routed peers due for a probe, two of them sharing a network.
+    const std::size_t count = 300;
+    for (std::size_t i = 0; i < count; ++i) {
+        Peer p;
+        std::array<std::uint8_t, 32> bytes{};
+        bytes[0] = static_cast<std::uint8_t>(i >> 8);
+        bytes[1] = static_cast<std::uint8_t>(i & 0xff);
+        bytes[2] = 1;
+        p.wg_pubkey = wg::Key(bytes);
+        p.mesh_ip = IpAddress::v4(10, 1, static_cast<std::uint8_t>(i >> 8),
+                                  static_cast<std::uint8_t>(i & 0xff));
+        p.last_seen = h.now;
+        if (i == count - 1 || i == count - 2) {
+            p.routable_networks = {Prefix::parse_or_throw("10.99.0.0/24")};
+        }
+        h.relays[p.wg_pubkey] = key(9);
+        h.peers.push_back(p);
+    }
+    const auto watched = peers_with_shared_networks(h.local, h.peers);
+    ASSERT_EQ(watched.size(), 2u);
+    KeySet probed_ever;
+    for (int round = 0; round < 2; ++round) {
+        h.ticks(1);
+        const auto probed = h.prober.last_probed();
+        EXPECT_EQ(probed.size(), kMaxProbesPerRound);
+        for (const auto& key : watched) {
+            EXPECT_TRUE(probed.contains(key)) << "round " << round;
+        }
+        // Sessions beyond the round are closed, so descriptors stay bounded.
+        EXPECT_EQ(h.prober.kept.back(), probed);
+        probed_ever.insert(probed.begin(), probed.end());
+    }
+    EXPECT_EQ(probed_ever.size(), count);
+}
+
 }  // namespace
 }  // namespace wgmesh::mesh
