@@ -112,15 +112,18 @@ class LeastPrivilege : public ::testing::Test {
                          << " (a build tree in a private directory?): " << probe.err;
         }
         ns_ = std::make_unique<TestNamespace>("lp");
-        interface_ = "wglp" + std::to_string(::getpid() % 100000);
+        interface_ = "wglp";
+        interface_ += std::to_string(::getpid() % 100000);
         fs::permissions(dir_.path(), fs::perms::owner_all | fs::perms::group_read |
                                          fs::perms::group_exec | fs::perms::others_read |
                                          fs::perms::others_exec);
-        for (const auto& sub : {state_dir(), socket_dir()}) {
+        for (const auto& sub : {real_state_dir(), socket_dir()}) {
             fs::create_directory(sub);
             ASSERT_EQ(::chown(sub.c_str(), kUid, kGid), 0) << sub;
             fs::permissions(sub, fs::perms::owner_all);
         }
+        // As systemd lays it out for DynamicUser= (/var/lib/wgmesh -> private/wgmesh).
+        fs::create_directory_symlink(real_state_dir(), state_dir());
         // Root's file, readable by others, as docs/systemd.md asks of a service's peers file.
         std::ofstream(peers_file())
             << json::array({{{"wg_pubkey", wg::Key::generate_private().public_key().to_base64()},
@@ -147,6 +150,7 @@ class LeastPrivilege : public ::testing::Test {
     }
 
     fs::path state_dir() const { return dir_.path() / "state"; }
+    fs::path real_state_dir() const { return dir_.path() / "private-state"; }
     fs::path socket_dir() const { return dir_.path() / "wireguard"; }
     fs::path peers_file() const { return dir_.path() / "peers.json"; }
     fs::path control_socket() const { return dir_.path() / "state" / "control.sock"; }
@@ -157,7 +161,11 @@ class LeastPrivilege : public ::testing::Test {
     // "" for none) in the permitted, inheritable, ambient and bounding sets, in a mount
     // namespace of its own where socket_dir() is wireguard-go's socket directory.
     void spawn(const std::string& capabilities) {
-        const std::string caps = "-all" + (capabilities.empty() ? "" : "," + capabilities);
+        std::string caps = "-all";
+        if (!capabilities.empty()) {
+            caps += ',';
+            caps += capabilities;
+        }
         std::vector<std::string> argv = {"ip",
                                          "netns",
                                          "exec",
@@ -291,10 +299,13 @@ TEST_F(LeastPrivilege, JoinAsAnUnprivilegedUserWithOnlyCapNetAdminBuildsTheWhole
     ASSERT_EQ(::stat((socket_dir() / (interface_ + ".sock")).c_str(), &st), 0);
     EXPECT_EQ(st.st_uid, kUid);
 
-    // Its files belong to it, private: the node key now, the peer cache on SIGTERM.
+    // Its files belong to it, private, written through the state directory's symlink: the
+    // node key and the interface state (what `wgmesh cleanup` removes) now, the peer cache on
+    // SIGTERM.
     const int status = stop(SIGTERM);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << log_text();
-    for (const auto& name : {interface_ + ".key", interface_ + "-peers.json"}) {
+    for (const auto& name :
+         {interface_ + ".key", interface_ + "-peers.json", interface_ + ".state"}) {
         const fs::path file = state_dir() / name;
         ASSERT_EQ(::stat(file.c_str(), &st), 0) << file << "\n" << log_text();
         EXPECT_EQ(st.st_uid, kUid) << file;

@@ -106,6 +106,8 @@ wait_for "the peer restored from the root-written cache" 60 has_peer
 wait_for "the peer's route" 60 has_route
 wait_for "our nft table" 60 nft list table inet wgmesh-$iface
 wait_for "ip_forward" 60 test "$(sysctl -n net.ipv4.ip_forward)" = 1
+check "interface state recorded through the state dir's link (for wgmesh cleanup)" \
+    test "$(owner $state/$iface.state)" = "$uid"
 
 step "the control socket: root may talk to it, another user may not"
 check "status as root" "$WGMESH" status --interface $iface

@@ -123,9 +123,11 @@ pgrep -x wireguard-go >/dev/null && fail "wireguard-go runs: the userspace backe
 check "status answers" "$WGMESH" status --interface $iface
 
 step "a tunnel to a second daemon in another namespace"
+# The peer's control socket goes into its own state dir: a daemon makes its socket's directory
+# 0700, and the service (its own user, not root) must still reach the files in SCENARIO_DIR.
 ip netns exec $peer_ns "$WGMESH" join --interface $peer_iface --listen-port 51821 \
     --state-dir "$peer_state" --peers-file "$peer_peers" --secret-file "$secret" \
-    --control-socket "$SCENARIO_DIR/peer.sock" >"$SCENARIO_DIR/peer.log" 2>&1 &
+    --control-socket "$peer_state/peer.sock" >"$SCENARIO_DIR/peer.log" 2>&1 &
 peer_pid=$!
 wait_for "ping from the service's side to the peer's mesh address" 120 ping -c 1 -W 1 "$peer_mesh_ip"
 wait_for "ping from the peer's side to the service's mesh address" 60 ip netns exec $peer_ns ping -c 1 -W 1 "$mesh_ip"

@@ -76,7 +76,9 @@ void write_interface_state(const std::filesystem::path& path, const InterfaceSta
         addresses.push_back(address.to_string());
     }
     json["addresses"] = std::move(addresses);
-    netlink::ensure_directory(path.parent_path(), 0700, false);
+    // Like the key, nonce and cache writers: the state directory may be a symlink (systemd's
+    // StateDirectory= with DynamicUser= links /var/lib/wgmesh to /var/lib/private/wgmesh).
+    netlink::make_private_directories(path.parent_path());
     netlink::write_file_atomically(path, json.dump(2) + "\n", {.mode = 0600});
 }
 
