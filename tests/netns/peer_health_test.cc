@@ -110,6 +110,13 @@ TEST(PeerHealth, APeerThatDoesNotAnswerGoesOfflineAfterEightFailuresAndComesBack
     const auto status = a.call("status");
     ASSERT_TRUE(status.has_value());
     EXPECT_GE(status->at("health").value("offline", 0), 2) << status->dump();
+    // The human forms say so too.
+    const auto peers_text = run_command({WGMESH_BINARY, "peers", "--socket", a.socket().string()});
+    EXPECT_NE(peers_text.out.find("health:    OFFLINE until"), std::string::npos) << peers_text.out;
+    const auto status_text =
+        run_command({WGMESH_BINARY, "status", "--socket", a.socket().string()});
+    EXPECT_NE(status_text.out.find("OFFLINE:     " + b.pub()), std::string::npos)
+        << status_text.out;
 
     // B starts and answers: it comes back by itself, and its route with it.
     b.start();
