@@ -20,6 +20,7 @@ int run_cache(Args args);    // cmd_cache.cc
 int run_routes(Args args);   // cmd_routes.cc
 int run_cleanup(Args args);  // cmd_cleanup.cc
 int run_service(Args args);  // cmd_service.cc
+int run_metrics(Args args);  // cmd_metrics.cc
 
 // Dispatches argv (without the program name); what main() calls, and tests too.
 int run_wgmesh(Args args);

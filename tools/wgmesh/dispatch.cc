@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"status", run_status, "show the running daemon's status"},
     {"peers", run_peers, "list the running daemon's peers"},
     {"peer", run_peer, "add or remove a peer in the running daemon"},
+    {"metrics", run_metrics, "print the running daemon's metrics (Prometheus text)"},
     {"cache", run_cache, "show the peer cache file"},
     {"routes", run_routes, "show, sync or flush the routes wgmesh owns"},
     {"cleanup", run_cleanup, "remove wgmesh's routes, rules, addresses and interface"},
