@@ -15,6 +15,16 @@ std::optional<Clock::time_point> handshake_of(const HealthTickInput& input, cons
     return it == input.handshakes->end() ? std::nullopt : std::optional(it->second);
 }
 
+std::optional<netlink::IpAddress> probed_ipv4(const HealthTickInput& input, const Peer& peer) {
+    if (input.expected_mesh_ips != nullptr) {
+        if (const auto it = input.expected_mesh_ips->find(peer.wg_pubkey);
+            it != input.expected_mesh_ips->end()) {
+            return it->second;
+        }
+    }
+    return peer.mesh_ip;
+}
+
 bool is_relayed(const HealthTickInput& input, const wg::Key& key) {
     return input.relays != nullptr && input.relays->contains(key);
 }
@@ -101,7 +111,7 @@ HealthTickResult PeerHealth::tick(const HealthTickInput& input) {
                 continue;
             }
             ProbeTarget target{peer.wg_pubkey, input.no_ipv6 ? std::nullopt : peer.mesh_ipv6,
-                               peer.mesh_ip};
+                               probed_ipv4(input, peer)};
             (status.failover_watch ? watched : others).push_back(std::move(target));
         }
         targets = choose_round(std::move(watched), std::move(others));

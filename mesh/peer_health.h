@@ -67,6 +67,9 @@ struct HealthTickInput {
     std::span<const Peer> peers;  // the store's active peers
     const Handshakes* handshakes = nullptr;
     const RelayAssignments* relays = nullptr;
+    // A collision loser is probed on the address it moves to, not the one it still reports
+    // (which belongs to the winner, whose pong would vouch for the wrong node).
+    const ExpectedMeshIps* expected_mesh_ips = nullptr;
     bool no_ipv6 = false;  // this node has no mesh IPv6: probe IPv4 only
 };
 

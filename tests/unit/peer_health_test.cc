@@ -77,6 +77,7 @@ struct Harness {
         input.peers = peers;
         input.handshakes = &handshakes;
         input.relays = &relays;
+        input.expected_mesh_ips = &expected;
         input.no_ipv6 = no_ipv6;
         return health.tick(input);
     }
@@ -98,6 +99,7 @@ struct Harness {
     std::vector<Peer> peers;
     Handshakes handshakes;
     RelayAssignments relays;
+    ExpectedMeshIps expected;
     bool no_ipv6 = false;
     FakeProber prober;
     PeerHealth health;
@@ -188,6 +190,16 @@ TEST(PeerHealth, ProbesTryTheMeshIpv6AddressUnlessThisNodeHasNone) {
     h.no_ipv6 = true;
     h.ticks(1);
     EXPECT_FALSE(h.prober.rounds.back()[0].mesh_ipv6);
+}
+
+TEST(PeerHealth, ACollisionLoserIsProbedOnTheAddressItMovesTo) {
+    Harness h;
+    h.peers = {h.peer(2)};
+    h.relays[key(2)] = key(9);
+    h.expected[key(2)] = IpAddress::parse_or_throw("10.1.7.7");
+    h.tick();
+    ASSERT_EQ(h.prober.rounds.back().size(), 1u);
+    EXPECT_EQ(h.prober.rounds.back()[0].mesh_ipv4, IpAddress::parse_or_throw("10.1.7.7"));
 }
 
 TEST(PeerHealth, EightFailuresInARowMakeAPeerOfflineFor30s) {

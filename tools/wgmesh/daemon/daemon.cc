@@ -372,7 +372,9 @@ int Daemon::run() {
     };
     listen_on_mesh_addresses();
     ProbeClient probe_client(options_.interface, probe_port);
-    HealthMonitor health(store, reconciler, probe_client, public_key, options_.no_ipv6);
+    HealthMonitor health(
+        store, reconciler, probe_client, [&resolver] { return resolver.expected_mesh_ips(); },
+        public_key, options_.no_ipv6);
     KernelWatch watch(
         {.scope = {.interface = options_.interface,
                    .route_protocol = static_cast<std::uint8_t>(options_.route_protocol),

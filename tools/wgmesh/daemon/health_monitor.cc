@@ -14,10 +14,12 @@
 namespace wgmesh::cli {
 
 HealthMonitor::HealthMonitor(mesh::PeerStore& store, mesh::Reconciler& reconciler,
-                             mesh::PeerProber& prober, wg::Key local_key, bool no_ipv6,
-                             std::chrono::milliseconds interval)
+                             mesh::PeerProber& prober,
+                             std::function<mesh::ExpectedMeshIps()> expected_mesh_ips,
+                             wg::Key local_key, bool no_ipv6, std::chrono::milliseconds interval)
     : store_(store),
       reconciler_(reconciler),
+      expected_mesh_ips_(std::move(expected_mesh_ips)),
       local_key_(std::move(local_key)),
       no_ipv6_(no_ipv6),
       interval_(interval),
@@ -73,11 +75,13 @@ void HealthMonitor::tick() {
     try {
         const auto peers = store_.active();
         const auto cycle = reconciler_.last_report();
+        const auto expected = expected_mesh_ips_();
         mesh::HealthTickInput input;
         input.local_key = local_key_;
         input.peers = peers;
         input.handshakes = cycle ? &cycle->handshakes : nullptr;
         input.relays = cycle ? &cycle->relays : nullptr;
+        input.expected_mesh_ips = &expected;
         input.no_ipv6 = no_ipv6_;
         auto result = health_.tick(input);
         for (const auto& [key, latency] : result.latencies) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -25,9 +26,10 @@ class HealthMonitor {
   public:
     // The prober must outlive the monitor; `interval` is mesh::kHealthCheckInterval except
     // in tests.
+    // `expected_mesh_ips`: CollisionResolver::expected_mesh_ips(), thread-safe.
     HealthMonitor(mesh::PeerStore& store, mesh::Reconciler& reconciler, mesh::PeerProber& prober,
-                  wg::Key local_key, bool no_ipv6,
-                  std::chrono::milliseconds interval = mesh::kHealthCheckInterval);
+                  std::function<mesh::ExpectedMeshIps()> expected_mesh_ips, wg::Key local_key,
+                  bool no_ipv6, std::chrono::milliseconds interval = mesh::kHealthCheckInterval);
     ~HealthMonitor();  // stop()
     HealthMonitor(const HealthMonitor&) = delete;
     HealthMonitor& operator=(const HealthMonitor&) = delete;
@@ -49,6 +51,7 @@ class HealthMonitor {
 
     mesh::PeerStore& store_;
     mesh::Reconciler& reconciler_;
+    std::function<mesh::ExpectedMeshIps()> expected_mesh_ips_;
     const wg::Key local_key_;
     const bool no_ipv6_;
     const std::chrono::milliseconds interval_;
