@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <functional>
 #include <initializer_list>
 #include <utility>
 
@@ -13,6 +12,9 @@ namespace wgmesh::mesh {
 namespace {
 
 constexpr std::string_view kReplacementCharacter = "\xef\xbf\xbd";  // U+FFFD
+
+// escape_label_value(), appended to `out` without a string per label.
+void append_escaped_label_value(std::string& out, std::string_view value);
 
 std::string format_number(double value) {
     if (std::isnan(value)) {
@@ -39,6 +41,9 @@ struct Label {
 // Appends the HELP and TYPE lines of one family.
 class Exposition {
   public:
+    // Three per-peer lines of about 140 bytes each, plus the fixed families.
+    explicit Exposition(std::size_t peers) { text_.reserve(8192 + 3 * 160 * peers); }
+
     void family(std::string_view name, std::string_view type, std::string_view help) {
         text_.append("# HELP ").append(name).append(" ").append(help).append("\n");
         text_.append("# TYPE ").append(name).append(" ").append(type).append("\n");
@@ -52,7 +57,8 @@ class Exposition {
             bool first = true;
             for (const Label& label : labels) {
                 text_.append(first ? "" : ",").append(label.name).append("=\"");
-                text_.append(escape_label_value(label.value)).append("\"");
+                append_escaped_label_value(text_, label.value);
+                text_.append("\"");
                 first = false;
             }
             text_.append("}");
@@ -96,7 +102,7 @@ void render_per_peer(Exposition& out, const MetricsSnapshot& s) {
         std::string_view name;
         std::string_view type;
         std::string_view help;
-        std::function<std::string(const PeerMetrics&)> value;
+        std::string (*value)(const PeerMetrics&);
     };
     const PeerFamily families[] = {
         {"wgmesh_peer_last_handshake_seconds", "gauge",
@@ -209,7 +215,23 @@ ReconcileDurationHistogram::cumulative_counts() const {
 std::string escape_label_value(std::string_view value) {
     std::string out;
     out.reserve(value.size());
+    append_escaped_label_value(out, value);
+    return out;
+}
+
+namespace {
+
+void append_escaped_label_value(std::string& out, std::string_view value) {
     while (!value.empty()) {
+        // Keys and most hostnames are plain printable ASCII: copied as one run.
+        const auto plain = std::find_if(value.begin(), value.end(), [](char c) {
+            return c < 0x20 || c > 0x7e || c == '\\' || c == '"';
+        });
+        out.append(value.begin(), plain);
+        value.remove_prefix(static_cast<std::size_t>(plain - value.begin()));
+        if (value.empty()) {
+            break;
+        }
         const Utf8Char ch = decode_utf8(value);
         const std::size_t length = ch.length == 0 ? 1 : ch.length;
         if (ch.length == 0) {
@@ -227,11 +249,12 @@ std::string escape_label_value(std::string_view value) {
         }
         value.remove_prefix(length);
     }
-    return out;
 }
 
+}  // namespace
+
 std::string render_metrics(const MetricsSnapshot& snapshot) {
-    Exposition out;
+    Exposition out(snapshot.peers.size());
     out.family("wgmesh_build_info", "gauge", "Always 1; the version label names the build.");
     out.sample("wgmesh_build_info", {{"version", snapshot.version}}, "1");
     render_peer_states(out, snapshot);
