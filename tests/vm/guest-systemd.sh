@@ -3,7 +3,7 @@
 #   Runs inside the VM booted with systemd as PID 1 (tests/vm/run-in-vm, VM_MODE=systemd): each
 #   systemd scenario, tests/vm/systemd/NAME.sh (all of them when none is named), one after
 #   another in the same boot, and prints `vm-result: PASS|FAIL|SKIP systemd/NAME [why]` for each
-#   and `vm-info: systemd=yes|no`. A failing scenario's output goes to stderr.
+#   and `vm-info: systemd=yes|no`. Each scenario's output goes to stderr.
 #
 # The contract of a scenario script (add one as tests/vm/systemd/NAME.sh; it is picked up):
 #   Given:  it runs as root under bash, working directory the source tree, with
@@ -77,6 +77,8 @@ for name in "${names[@]}"; do
     status=$?
     left=$(leftovers)
     if [ $status -eq 0 ] && [ -z "$left" ]; then
+        # Its steps and what it measured, for the log.
+        cat "$log" >&2
         echo "vm-result: PASS systemd/$name"
         echo "guest-systemd: $name passed in ${SECONDS}s" >&2
         continue
