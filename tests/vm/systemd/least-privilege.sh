@@ -17,6 +17,7 @@ secret=$SCENARIO_DIR/secret
 old_peers=$SCENARIO_DIR/old-peers.json
 peers=$SCENARIO_DIR/peers.json
 network=10.98.0.0/24
+port=51830  # not 51820: another scenario's interface may hold that
 net_admin=0000000000001000
 old_pid=
 
@@ -64,8 +65,8 @@ printf '[{"wg_pubkey": "%s", "endpoint": "192.0.2.7:51820", "routable_networks":
     "$peer_key" $network >"$old_peers"
 echo '[]' >"$peers"
 rm -rf $state $private_state
-WGMESH_SECRET=$(cat "$secret") "$WGMESH" join --interface $iface --state-dir $state \
-    --peers-file "$old_peers" >"$SCENARIO_DIR/old.log" 2>&1 &
+WGMESH_SECRET=$(cat "$secret") "$WGMESH" join --interface $iface --listen-port $port \
+    --state-dir $state --peers-file "$old_peers" >"$SCENARIO_DIR/old.log" 2>&1 &
 old_pid=$!
 wait_for "the root daemon's route" 120 has_route
 check "SIGTERM to the root daemon" kill -TERM $old_pid
@@ -79,8 +80,8 @@ check "cleanup of the old daemon's interface" "$WGMESH" cleanup --interface $ifa
 check "ip_forward off before the service starts" sysctl -q -w net.ipv4.ip_forward=0
 
 step "service install: the daemon runs as its own user with CAP_NET_ADMIN alone"
-check "service install" "$WGMESH" service install --interface $iface --peers-file "$peers" \
-    --secret-file "$secret" --log-level debug
+check "service install" "$WGMESH" service install --interface $iface --listen-port $port \
+    --peers-file "$peers" --secret-file "$secret" --log-level debug
 check "active" systemctl is-active --quiet $unit
 main_pid=$(systemctl show -P MainPID $unit)
 [ "$main_pid" -gt 0 ] || fail "no main pid"
@@ -124,7 +125,8 @@ step "the userspace backend: wireguard-go as the same user with CAP_NET_ADMIN al
 command -v wireguard-go >/dev/null || fail "wireguard-go is not installed"
 check "interface removed while stopped" ip link del $iface
 check "service install --wireguard-backend userspace" "$WGMESH" service install \
-    --interface $iface --peers-file "$peers" --secret-file "$secret" --wireguard-backend userspace
+    --interface $iface --listen-port $port --peers-file "$peers" --secret-file "$secret" \
+    --wireguard-backend userspace
 check "active" systemctl is-active --quiet $unit
 main_pid=$(systemctl show -P MainPID $unit)
 uid=$(field "$main_pid" Uid | awk '{print $1}')
