@@ -7,7 +7,8 @@
 #
 # The contract of a scenario script (add one as tests/vm/systemd/NAME.sh; it is picked up):
 #   Given:  it runs as root under bash, working directory the source tree, with
-#             WGMESH        the wgmesh binary under test (BUILD_DIR/tools/wgmesh)
+#             WGMESH        the wgmesh under test: BUILD_DIR/tools/wgmesh installed as
+#                           /usr/local/bin/wgmesh
 #             WGMESH_BUILD  the build tree, WGMESH_SRC the source tree (both read-only)
 #             SCENARIO_DIR  an empty scratch directory of its own, outside /tmp, /home and
 #                           /root (the unit's sandbox hides those), readable by the service
@@ -38,6 +39,13 @@ else
     exit 1
 fi
 
+# Installed where the README installs it: the unit refuses binaries under /home, /root and /tmp
+# (the sandbox hides them), where a CI checkout may well be. The guest's writes are thrown away.
+install -m 0755 "$build/tools/wgmesh" /usr/local/bin/wgmesh || {
+    echo "vm-result: FAIL systemd (cannot install $build/tools/wgmesh in the guest)"
+    exit 1
+}
+
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
     for file in "$src"/tests/vm/systemd/*.sh; do
@@ -54,7 +62,7 @@ leftovers() {
     echo "${found[*]}"
 }
 remove_leftovers() {
-    [ -e /etc/systemd/system/wgmesh.service ] && "$build/tools/wgmesh" service uninstall >/dev/null 2>&1
+    [ -e /etc/systemd/system/wgmesh.service ] && /usr/local/bin/wgmesh service uninstall >/dev/null 2>&1
     pkill -KILL -x wgmesh
 }
 
@@ -72,7 +80,7 @@ for name in "${names[@]}"; do
     mkdir -p "$scratch"
     echo "guest-systemd: $name" >&2
     SECONDS=0
-    (cd "$src" && WGMESH=$build/tools/wgmesh WGMESH_BUILD=$build WGMESH_SRC=$src \
+    (cd "$src" && WGMESH=/usr/local/bin/wgmesh WGMESH_BUILD=$build WGMESH_SRC=$src \
         SCENARIO_DIR=$scratch timeout -k 10 "$scenario_timeout" bash "$script") >"$log" 2>&1
     status=$?
     left=$(leftovers)
