@@ -3,7 +3,8 @@
 #   Runs inside the VM booted with systemd as PID 1 (tests/vm/run-in-vm, VM_MODE=systemd): each
 #   systemd scenario, tests/vm/systemd/NAME.sh (all of them when none is named), one after
 #   another in the same boot, and prints `vm-result: PASS|FAIL|SKIP systemd/NAME [why]` for each
-#   and `vm-info: systemd=yes|no`. Each scenario's output goes to stderr.
+#   and `vm-info: systemd=yes|no`, `vm-info: kernel-wireguard=yes|no`. Each scenario's output
+#   goes to stderr.
 #
 # The contract of a scenario script (add one as tests/vm/systemd/NAME.sh; it is picked up):
 #   Given:  it runs as root under bash, working directory the source tree, with
@@ -105,4 +106,11 @@ for name in "${names[@]}"; do
     remove_leftovers
 done
 rm -f "$log"
+# Probed only now: the scenarios start on a fresh boot, where nothing has loaded the module yet.
+kernel_wg=no
+if ip netns add wgmt-vmprobe 2>/dev/null; then
+    ip -n wgmt-vmprobe link add wgvmprobe type wireguard 2>/dev/null && kernel_wg=yes
+    ip netns del wgmt-vmprobe
+fi
+echo "vm-info: kernel-wireguard=$kernel_wg"
 exit $failed
