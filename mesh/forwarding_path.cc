@@ -28,6 +28,11 @@ constexpr std::size_t kMaxNameBytes = 64;
 
 constexpr std::string_view kForwardHook = "forward";
 
+// Why a verdict only may apply, appended to the rule that gives it.
+constexpr const char* kUndecidedMatch =
+    ", whose match depends on more than the interfaces, protocol and connection state";
+constexpr const char* kSomePackets = ", reached by some of these packets only";
+
 // ---------------------------------------------------------------------------------------
 // Three-valued matching: a relay packet fixes its interfaces, family, layer-4 protocol and
 // connection state; anything else a rule looks at is unknown.
@@ -445,17 +450,14 @@ class ChainWalker {
                 if (maybe_drop_.empty()) {
                     return {Outcome::kAccept, exit.where};
                 }
-                return {Outcome::kMayDrop, maybe_drop_ + " may drop it before " + exit.where +
-                                               " accepts (the match depends on more than the "
-                                               "interfaces, protocol and connection state)"};
+                return {Outcome::kMayDrop,
+                        maybe_drop_ + ", may drop it before " + exit.where + " accepts"};
             case Exit::Kind::kDrop:
                 if (maybe_accept_.empty()) {
                     return {Outcome::kDrop, exit.where};
                 }
-                return {Outcome::kMayDrop, exit.where + " drops it unless " + maybe_accept_ +
-                                               " accepts first (the match depends on more "
-                                               "than the interfaces, protocol and connection "
-                                               "state)"};
+                return {Outcome::kMayDrop,
+                        exit.where + " drops it unless " + maybe_accept_ + ", accepts first"};
             case Exit::Kind::kUndecided:
             case Exit::Kind::kReturn:
                 break;
@@ -544,13 +546,13 @@ class ChainWalker {
                 return std::nullopt;
             case Action::Kind::kAccept:
                 if (maybe) {
-                    note_accept(where);
+                    note_accept(where + kSomePackets);
                     return Exit{};
                 }
                 return Exit{Exit::Kind::kAccept, where};
             case Action::Kind::kDrop:
                 if (maybe) {
-                    note_drop(where);
+                    note_drop(where + kSomePackets);
                     return Exit{};
                 }
                 return Exit{Exit::Kind::kDrop, where};
@@ -584,10 +586,10 @@ class ChainWalker {
                   std::size_t depth) {
         switch (action.kind) {
             case Action::Kind::kAccept:
-                note_accept(where);
+                note_accept(where + kUndecidedMatch);
                 break;
             case Action::Kind::kDrop:
-                note_drop(where);
+                note_drop(where + kUndecidedMatch);
                 break;
             case Action::Kind::kQueue:
                 note_drop(where + ", whose verdict the rule does not show");
