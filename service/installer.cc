@@ -173,11 +173,11 @@ void ServiceInstaller::run_checked(std::vector<std::string> args,
     }
 }
 
-std::optional<std::string> ServiceInstaller::unreadable_by_service(
-    std::string_view absolute) const {
+std::optional<std::string> ServiceInstaller::out_of_service_reach(std::string_view absolute,
+                                                                  FileAccess access) const {
     // The service's user is neither the owner (root) nor in the file's group, so only the
-    // bits for others count: execute on every directory above the file, read on the file.
-    // An ACL could still grant access; this is a warning, not a refusal.
+    // bits for others count: execute on every directory above the file, read or execute on
+    // the file. An ACL could still grant access; this is a warning, not a refusal.
     std::filesystem::path partial = root_;
     const std::filesystem::path relative = std::filesystem::path(absolute).relative_path();
     for (auto it = relative.begin(); it != relative.end(); ++it) {
@@ -185,21 +185,25 @@ std::optional<std::string> ServiceInstaller::unreadable_by_service(
         const bool is_file = std::next(it) == relative.end();
         struct stat st {};
         if (stat(partial.c_str(), &st) != 0) {
-            return std::nullopt;  // missing: the daemon says so when it starts
+            return std::nullopt;  // missing: the daemon (or systemd) says so when it starts
         }
-        mode_t needed = is_file ? S_IROTH : S_IXOTH;
-        // install makes the secret directory traversable for others (kSecretDirectory).
-        if (!is_file && partial == under_root(kSecretDir)) {
-            needed = 0;
+        mode_t needed = S_IXOTH;
+        const char* verb = "enter ";
+        if (is_file && access == FileAccess::kRead) {
+            needed = S_IROTH;
+            verb = "read ";
+        } else if (is_file) {
+            verb = "run ";
+        } else if (partial == under_root(kSecretDir)) {
+            needed = 0;  // install makes it traversable for others (kSecretDirectory)
         }
         if ((st.st_mode & needed) != needed) {
             char mode[8];
             std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
-            return std::string("the service runs as its own unprivileged user, which cannot ") +
-                   (is_file ? "read " : "enter ") + "/" +
-                   partial.lexically_relative(root_).string() + " (mode " + mode +
-                   "); a peers file holds public keys and endpoints only: " +
-                   "make it readable by others (chmod o+r, directories o+x)";
+            std::string problem = "the service runs as its own unprivileged user, which cannot ";
+            problem += verb;
+            problem += "/" + partial.lexically_relative(root_).string() + " (mode " + mode + ")";
+            return problem;
         }
     }
     return std::nullopt;
@@ -214,8 +218,25 @@ InstallResult ServiceInstaller::install(const JoinOptions& options, std::string_
 
     InstallResult result;
     if (!options.peers_file.empty()) {
-        if (auto problem = unreadable_by_service(options.peers_file)) {
-            result.warnings.push_back("--peers-file " + options.peers_file + ": " + *problem);
+        if (auto problem = out_of_service_reach(options.peers_file, FileAccess::kRead)) {
+            result.warnings.push_back("--peers-file " + options.peers_file + ": " + *problem +
+                                      "; a peers file holds public keys and endpoints only: "
+                                      "make it readable by others (chmod o+r, directories o+x)");
+        }
+    }
+    const std::string_view userspace = options.userspace;
+    for (const auto& [flag, program] :
+         {std::pair<std::string_view, std::string_view>{"--binary", binary_path},
+          {"--userspace", userspace}}) {
+        if (program.find('/') == std::string_view::npos) {
+            continue;  // found in the service's PATH
+        }
+        if (auto problem = out_of_service_reach(program, FileAccess::kExecute)) {
+            std::string warning(flag);
+            warning += " ";
+            warning += program;
+            warning += ": " + *problem + "; make it executable by others (chmod o+x)";
+            result.warnings.push_back(std::move(warning));
         }
     }
 

@@ -69,7 +69,7 @@ class ServiceInstaller {
     // Writes <root>/etc/wgmesh/secret.env (0600, directory 0711), the unit (0644) and
     // <root>/etc/iproute2/rt_protos.d/wgmesh.conf (the state directory is systemd's to
     // create, for the service's user); warns when the service's user could not read the
-    // peers file; then daemon-reload, enable and, with
+    // peers file or run the binary or userspace program; then daemon-reload, enable and, with
     // `start`, start (restart when an installed unit or secret changed). If daemon-reload or
     // enable fails, the files written are put back as they were (removed when new) and the
     // error carries systemctl's stderr. A failing start leaves the installation in place.
@@ -85,9 +85,11 @@ class ServiceInstaller {
     ServiceStatus status();
 
   private:
-    // Why the service's unprivileged user could not read `absolute` (under the root), or
-    // nullopt when it can or the file does not exist yet.
-    std::optional<std::string> unreadable_by_service(std::string_view absolute) const;
+    enum class FileAccess { kRead, kExecute };
+    // Why the service's unprivileged user could not read or execute `absolute` (under the
+    // root), or nullopt when it can or the file does not exist yet.
+    std::optional<std::string> out_of_service_reach(std::string_view absolute,
+                                                    FileAccess access) const;
     std::filesystem::path under_root(std::string_view absolute) const;
     std::vector<std::string> systemctl(std::vector<std::string> args) const;
     CommandOutcome run_systemctl(std::vector<std::string> args, std::chrono::milliseconds timeout);

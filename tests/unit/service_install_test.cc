@@ -168,6 +168,32 @@ TEST_F(ServiceInstall, APeersFileTheServiceUserCannotReadIsWarnedAbout) {
         << warnings[0];
 }
 
+TEST_F(ServiceInstall, ProgramsTheServiceUserCannotRunAreWarnedAbout) {
+    fs::create_directories(at("/opt/mesh/bin"));
+    chmod(at("/opt/mesh").c_str(), 0700);
+    for (const char* name : {"wgmesh", "wireguard-go"}) {
+        std::ofstream(at("/opt/mesh/bin") / name) << "#!/bin/sh\n";
+        chmod((at("/opt/mesh/bin") / name).c_str(), 0755);
+    }
+    options_.set_userspace("/opt/mesh/bin/wireguard-go");
+    auto warnings = live().install(options_, "/opt/mesh/bin/wgmesh", kSecret, false).warnings;
+    ASSERT_EQ(warnings.size(), 2u);
+    EXPECT_NE(warnings[0].find("--binary /opt/mesh/bin/wgmesh: "), std::string::npos);
+    EXPECT_NE(warnings[0].find("cannot enter /opt/mesh (mode 0700)"), std::string::npos)
+        << warnings[0];
+    EXPECT_NE(warnings[1].find("--userspace /opt/mesh/bin/wireguard-go: "), std::string::npos);
+
+    chmod(at("/opt/mesh").c_str(), 0755);
+    chmod(at("/opt/mesh/bin/wgmesh").c_str(), 0750);
+    warnings = live().install(options_, "/opt/mesh/bin/wgmesh", kSecret, false).warnings;
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("cannot run /opt/mesh/bin/wgmesh (mode 0750)"), std::string::npos)
+        << warnings[0];
+
+    chmod(at("/opt/mesh/bin/wgmesh").c_str(), 0755);
+    EXPECT_TRUE(live().install(options_, "/opt/mesh/bin/wgmesh", kSecret, false).warnings.empty());
+}
+
 TEST_F(ServiceInstall, NoStartMeansNoStartCall) {
     const auto result = live().install(options_, kBinary, kSecret, false);
     EXPECT_EQ(result.start_verb, "");
