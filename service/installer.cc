@@ -202,7 +202,11 @@ std::optional<std::string> ServiceInstaller::out_of_service_reach(std::string_vi
             std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
             std::string problem = "the service runs as its own unprivileged user, which cannot ";
             problem += verb;
-            problem += "/" + partial.lexically_relative(root_).string() + " (mode " + mode + ")";
+            problem += '/';
+            problem += partial.lexically_relative(root_).string();
+            problem += " (mode ";
+            problem += mode;
+            problem += ')';
             return problem;
         }
     }
@@ -235,7 +239,9 @@ InstallResult ServiceInstaller::install(const JoinOptions& options, std::string_
             std::string warning(flag);
             warning += " ";
             warning += program;
-            warning += ": " + *problem + "; make it executable by others (chmod o+x)";
+            warning += ": ";
+            warning += *problem;
+            warning += "; make it executable by others (chmod o+x)";
             result.warnings.push_back(std::move(warning));
         }
     }
