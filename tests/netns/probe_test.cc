@@ -144,7 +144,11 @@ TEST_F(ProbeNetnsTest, AFloodFromInsideTheMeshLeavesItAnsweringWithinItsBounds) 
     const std::size_t baseline = test::open_descriptors();
     const UniqueFd slow = connect_tcp(kServerV4, kPort, IpAddress::v4(10, 42, 2, 1));
     const UniqueFd long_line = connect_tcp(kServerV4, kPort, IpAddress::v4(10, 42, 0, 2));
-    ASSERT_TRUE(slow && long_line);
+    // A raw Go-style session that pings: it must survive the flood without a re-dial (our
+    // client would re-dial a closed session unnoticed).
+    const UniqueFd pinger = connect_tcp(kServerV4, kPort, IpAddress::v4(10, 42, 0, 2));
+    ASSERT_TRUE(slow && long_line && pinger);
+    ASSERT_EQ(send_and_read_line(pinger.get(), "ping\n"), "pong");
     const std::string overlong(kMaxProbeLineBytes + 100, 'x');
     ASSERT_GT(send(long_line.get(), overlong.data(), overlong.size(), MSG_NOSIGNAL), 0);
 
@@ -162,12 +166,14 @@ TEST_F(ProbeNetnsTest, AFloodFromInsideTheMeshLeavesItAnsweringWithinItsBounds) 
         if (i % 50 == 49) {
             send(slow.get(), "p", 1, MSG_NOSIGNAL);  // a byte at a time, never a line
             // Counted once the server has accepted everything so far and sits idle.
-            const std::size_t connected = flood.size() + 3;  // the prober, slow, long_line
+            // The prober, slow, long_line and pinger.
+            const std::size_t connected = flood.size() + 4;
             ASSERT_TRUE(
                 eventually([&] { return server_->counters().accepted == connected; }, kWait));
             // The server's sockets: every descriptor above the baseline but the test's own
-            // (flood, slow, long_line), plus the prober's connection the baseline holds.
-            const auto ours = static_cast<long long>(flood.size() + 2);
+            // (flood, slow, long_line, pinger), plus the prober's connection the baseline
+            // holds.
+            const auto ours = static_cast<long long>(flood.size() + 3);
             most_server_sockets =
                 std::max(most_server_sockets, static_cast<long long>(test::open_descriptors()) -
                                                   static_cast<long long>(baseline) - ours + 1);
@@ -176,6 +182,7 @@ TEST_F(ProbeNetnsTest, AFloodFromInsideTheMeshLeavesItAnsweringWithinItsBounds) 
     }
     EXPECT_GE(flood.size(), static_cast<std::size_t>(kFlood * 9 / 10));
 
+    EXPECT_EQ(send_and_read_line(pinger.get(), "ping\n"), "pong");
     // The prober is answered, and so is a fresh dial.
     const auto outcomes =
         client_->probe(std::vector<mesh::ProbeTarget>{{key(1), kServerV6, kServerV4}});
@@ -193,9 +200,9 @@ TEST_F(ProbeNetnsTest, AFloodFromInsideTheMeshLeavesItAnsweringWithinItsBounds) 
     EXPECT_TRUE(eventually([&] { return server_->counters().too_long == 1; }, kWait));
     EXPECT_TRUE(closed_by_peer(slow.get(), kWait)) << "evicted, or timed out after 10 s";
 
-    // The flood gone, the server holds the prober's and the fresh session only.
+    // The flood gone, the server holds the prober's, the pinger's and the fresh session only.
     flood.clear();
-    EXPECT_TRUE(eventually([&] { return server_->counters().open <= 2; }, kWait))
+    EXPECT_TRUE(eventually([&] { return server_->counters().open <= 3; }, kWait))
         << server_->status_json().dump();
 }
 
