@@ -6,8 +6,73 @@
 #include <unordered_map>
 #include <utility>
 
+#include "wg/config_diff.h"
+
 namespace wgmesh::mesh {
 namespace {
+
+// FNV-1a, for fingerprints that only need to tell "the same configuration" from "another".
+class Fingerprint {
+  public:
+    void add(const void* data, std::size_t size) {
+        for (const auto byte : std::span(static_cast<const std::uint8_t*>(data), size)) {
+            hash_ = (hash_ ^ byte) * 1099511628211ULL;
+        }
+    }
+    template <typename T>
+    void add_value(const T& value) {
+        add(&value, sizeof(value));
+    }
+    void add(const netlink::IpAddress& address) {
+        add_value(address.family());
+        add(address.data(), address.size());
+    }
+    std::uint64_t value() const { return hash_; }
+
+  private:
+    std::uint64_t hash_ = 14695981039346656037ULL;
+};
+
+// Of a desired WireGuard configuration, independent of the order of peers and allowed IPs
+// (the device compares both as sets).
+std::uint64_t device_fingerprint(const wg::DeviceConfig& config) {
+    Fingerprint device;
+    if (config.private_key) {
+        device.add_value(config.private_key->bytes());
+    }
+    device.add_value(config.listen_port.value_or(0));
+    device.add_value(config.fwmark);
+    std::uint64_t peers = 0;
+    for (const auto& peer : config.peers) {
+        Fingerprint one;
+        one.add_value(peer.public_key.bytes());
+        if (peer.preshared_key) {
+            one.add_value(peer.preshared_key->bytes());
+        }
+        if (peer.endpoint) {
+            one.add(peer.endpoint->address);
+            one.add_value(peer.endpoint->port);
+        }
+        one.add_value(peer.persistent_keepalive);
+        std::uint64_t allowed = 0;
+        for (const auto& prefix : peer.allowed_ips) {
+            Fingerprint ip;
+            ip.add(prefix.address());
+            ip.add_value(prefix.length());
+            allowed += ip.value();
+        }
+        one.add_value(allowed);
+        peers += one.value();
+    }
+    device.add_value(peers);
+    return device.value();
+}
+
+// An update that only sets an endpoint the device learned by roaming.
+bool roamed(const wg::PeerUpdate& update) {
+    return !update.remove && !update.preshared_key && !update.persistent_keepalive &&
+           !update.replace_allowed_ips && update.allowed_ips.empty();
+}
 
 bool usable_endpoint(const Peer& peer, bool no_ipv6) {
     return peer.endpoint && !(no_ipv6 && peer.endpoint->address.is_v6());
@@ -224,6 +289,27 @@ void Reconciler::verify_forwarding(CycleReport& report) {
     }
 }
 
+void Reconciler::apply_device(const wg::DeviceConfig& desired,
+                              const std::optional<wg::DeviceConfig>& current, CycleReport& report) {
+    const auto fingerprint = device_fingerprint(desired);
+    try {
+        if (!current) {
+            device_.apply(desired);
+        } else {
+            const auto sent = device_.apply_against(*current, desired);
+            if (applied_device_ == fingerprint) {
+                report.wireguard_peers_restored = static_cast<std::size_t>(
+                    std::count_if(sent.peers.begin(), sent.peers.end(),
+                                  [](const wg::PeerUpdate& update) { return !roamed(update); }));
+            }
+        }
+        applied_device_ = fingerprint;
+    } catch (const std::exception& e) {
+        applied_device_.reset();
+        report.errors.push_back(std::string("configuring WireGuard: ") + e.what());
+    }
+}
+
 void Reconciler::set_offline(KeySet offline) {
     std::lock_guard lock(mutex_);
     offline_ = std::move(offline);
@@ -251,8 +337,10 @@ CycleReport Reconciler::run_cycle() {
 
     // Handshakes feed the relay policy; without them every peer just looks handshake-less.
     Handshakes& handshakes = report.handshakes;
+    std::optional<wg::DeviceConfig> device_now;
     try {
-        for (const auto& peer : device_.get().peers) {
+        device_now = device_.get();
+        for (const auto& peer : device_now->peers) {
             if (peer.last_handshake_unix > 0) {
                 handshakes.emplace(
                     peer.public_key,
@@ -279,11 +367,8 @@ CycleReport Reconciler::run_cycle() {
     report.route_warnings = std::move(desired.warnings);
 
     verify_addresses(report);
-    try {
-        device_.apply(desired.device);
-    } catch (const std::exception& e) {
-        report.errors.push_back(std::string("configuring WireGuard: ") + e.what());
-    }
+    apply_device(desired.device, device_now, report);
+    device_now.reset();
     verify_routes(desired.routes, report);
     verify_forwarding(report);
     try {

@@ -76,7 +76,12 @@ struct CycleReport {
     std::optional<netlink::InterfaceAddress> local_address_changed;
     OwnedState verified;                 // the kinds this cycle read back from the kernel
     std::size_t addresses_restored = 0;  // mesh addresses found missing and put back
-    std::vector<std::string> errors;     // one line per failed step or route
+    // WireGuard peers someone else removed, added or changed (`wg set`), put back. Counted
+    // only when the desired configuration is the one the last cycle applied, and not for
+    // endpoints alone (WireGuard roams them itself): WireGuard sends no notifications, so
+    // this is found by the cycle's comparison, not by an event.
+    std::size_t wireguard_peers_restored = 0;
+    std::vector<std::string> errors;  // one line per failed step or route
 
     bool ok() const { return errors.empty(); }
 };
@@ -146,6 +151,8 @@ class Reconciler {
     void verify_addresses(CycleReport& report);
     void verify_routes(const std::vector<netlink::Route>& desired, CycleReport& report);
     void verify_forwarding(CycleReport& report);
+    void apply_device(const wg::DeviceConfig& desired,
+                      const std::optional<wg::DeviceConfig>& current, CycleReport& report);
 
     PeerStore& store_;
     wg::WireGuardDevice& device_;
@@ -167,6 +174,7 @@ class Reconciler {
     std::optional<netlink::InterfaceAddress> kept_v6_;
     OwnedState unverified_ = OwnedState::all();
     std::vector<netlink::Route> verified_routes_;  // the desired routes last made whole
+    std::optional<std::uint64_t> applied_device_;  // fingerprint of the config last applied
 };
 
 }  // namespace wgmesh::mesh

@@ -112,4 +112,11 @@ DeviceUpdate compute_device_update(const DeviceConfig& current, const DeviceConf
     return update;
 }
 
+DeviceUpdate WireGuardDevice::apply_against(const DeviceConfig& current,
+                                            const DeviceConfig& desired) {
+    auto update = compute_device_update(current, desired);
+    apply(desired);
+    return update;
+}
+
 }  // namespace wgmesh::wg

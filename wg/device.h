@@ -25,6 +25,8 @@ struct PeerConfig {
     std::uint64_t tx_bytes = 0;
 };
 
+struct DeviceUpdate;  // wg/config_diff.h
+
 struct DeviceConfig {
     std::optional<Key> private_key;
     std::optional<std::uint16_t> listen_port;
@@ -41,6 +43,10 @@ class WireGuardDevice {
     // one transaction (UAPI) or the fewest netlink messages. Peers absent from `desired` are
     // removed. An unchanged config sends nothing.
     virtual void apply(const DeviceConfig& desired) = 0;
+    // apply() diffed against `current`, a get() the caller made moments ago: a reconcile cycle
+    // that has read the device for its handshakes need not read it again. Returns what it
+    // sent (compute_device_update(current, desired)). The default applies through apply().
+    virtual DeviceUpdate apply_against(const DeviceConfig& current, const DeviceConfig& desired);
 };
 
 }  // namespace wgmesh::wg

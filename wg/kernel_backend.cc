@@ -62,4 +62,10 @@ void KernelDevice::apply(const DeviceConfig& desired) {
     apply_update(compute_device_update(get(), desired));
 }
 
+DeviceUpdate KernelDevice::apply_against(const DeviceConfig& current, const DeviceConfig& desired) {
+    auto update = compute_device_update(current, desired);
+    apply_update(update);
+    return update;
+}
+
 }  // namespace wgmesh::wg

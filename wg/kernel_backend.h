@@ -28,6 +28,7 @@ class KernelDevice : public WireGuardDevice {
     // kernel's errno (ENODEV: no such interface) or std::runtime_error (malformed reply).
     DeviceConfig get() override;
     void apply(const DeviceConfig& desired) override;
+    DeviceUpdate apply_against(const DeviceConfig& current, const DeviceConfig& desired) override;
     // Sends `update` in as few SET_DEVICE messages as fit; an empty update sends nothing.
     void apply_update(const DeviceUpdate& update);
 

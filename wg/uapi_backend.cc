@@ -182,4 +182,10 @@ void UapiDevice::apply(const DeviceConfig& desired) {
     apply_update(compute_device_update(get(), desired));
 }
 
+DeviceUpdate UapiDevice::apply_against(const DeviceConfig& current, const DeviceConfig& desired) {
+    auto update = compute_device_update(current, desired);
+    apply_update(update);
+    return update;
+}
+
 }  // namespace wgmesh::wg

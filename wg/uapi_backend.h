@@ -49,6 +49,7 @@ class UapiDevice : public WireGuardDevice {
     // UapiProtocolError (malformed reply).
     DeviceConfig get() override;
     void apply(const DeviceConfig& desired) override;
+    DeviceUpdate apply_against(const DeviceConfig& current, const DeviceConfig& desired) override;
     // Sends `update` as one set transaction; an empty update sends nothing.
     void apply_update(const DeviceUpdate& update);
 

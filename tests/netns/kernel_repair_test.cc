@@ -36,8 +36,8 @@ constexpr std::size_t kQuietCycles = 20;
 // per removal past the threshold) stays within seconds.
 constexpr int kFightDeletions = 12;
 constexpr std::size_t kFightThreshold = 5;
-const std::vector<std::string> kDriftKinds = {"route", "address", "nft_table", "forward_accept",
-                                              "link"};
+const std::vector<std::string> kDriftKinds = {"route",          "address", "nft_table",
+                                              "forward_accept", "link",    "wireguard_peer"};
 
 // The mesh addresses as "address/length", as `ip addr del` takes them.
 std::string mesh_v4(const Node& node) {
@@ -269,6 +269,31 @@ TEST(KernelRepair, DeletedTaggedForwardAcceptIsPutBackOnce) {
     // Once the repair is counted it has finished: exactly one accept, and our table whole.
     EXPECT_EQ(tagged_forward_handles(node).size(), 1u) << mesh.describe();
     EXPECT_TRUE(own_table_whole(node)) << mesh.describe();
+}
+
+TEST(KernelRepair, WireGuardPeerRemovedByHandIsPutBackByTheNextCycle) {
+    WGMESH_REQUIRE_DAEMON_SCENARIOS();
+    RepairMesh mesh;
+    // WireGuard sends no notifications: the cycle (every second here) finds the change.
+    ASSERT_NO_FATAL_FAILURE(mesh.start_and_converge({"--resync-interval", "3600s"}));
+    const auto& node = mesh.node;
+    const auto& peer = mesh.peers[2];
+    const auto peers_on_device = [&] {
+        return node.ns().exec({"wg", "show", node.interface(), "peers"}).out;
+    };
+    ASSERT_NE(peers_on_device().find(peer.pub), std::string::npos) << peers_on_device();
+
+    node.ns().exec_checked({"wg", "set", node.interface(), "peer", peer.pub, "remove"});
+    EXPECT_TRUE(eventually(
+        [&] {
+            return peers_on_device().find(peer.pub) != std::string::npos &&
+                   mesh.drift("wireguard_peer", "repairs") >= 1;
+        },
+        kOneCycle))
+        << "peer not put back\n"
+        << peers_on_device() << mesh.kernel_status().dump(2);
+    EXPECT_EQ(mesh.drift("wireguard_peer", "events"), mesh.drift("wireguard_peer", "repairs"));
+    EXPECT_TRUE(mesh.whole()) << mesh.describe();
 }
 
 TEST(KernelRepair, OwnWritesCauseNoRepairs) {

@@ -580,6 +580,35 @@ TEST(Reconciler, UnchangedStateAppliesTheIdenticalConfigAndRoutes) {
     ASSERT_TRUE(h.reconciler.last_report());
 }
 
+TEST(Reconciler, WireGuardPeersChangedBySomeoneElseAreCountedAsTheyArePutBack) {
+    Harness h;
+    const auto b = new_public_key();
+    const auto c = new_public_key();
+    h.store.update(h.peer(b, "192.0.2.2:51820", {"172.16.0.0/24"}), "static");
+    h.store.update(h.peer(c, "192.0.2.3:51820"), "static");
+    EXPECT_EQ(h.reconciler.run_cycle().wireguard_peers_restored, 0u) << "the first apply is ours";
+    EXPECT_EQ(h.reconciler.run_cycle().wireguard_peers_restored, 0u);
+
+    // `wg set wgtest peer B remove`, and C's allowed IPs emptied by hand.
+    std::erase_if(h.device.current.peers,
+                  [&](const wg::PeerConfig& peer) { return peer.public_key == b; });
+    ASSERT_EQ(h.device.current.peers.size(), 1u);
+    h.device.current.peers.front().allowed_ips.clear();
+    const auto repaired = h.reconciler.run_cycle();
+    EXPECT_EQ(repaired.wireguard_peers_restored, 2u);
+    EXPECT_EQ(h.device.current.peers.size(), 2u);
+    EXPECT_NE(h.entry(b), nullptr);
+
+    // An endpoint the device learned by roaming is WireGuard's doing, not someone's change.
+    h.device.current.peers.front().endpoint = SocketAddress::parse("198.51.100.7:4000");
+    EXPECT_EQ(h.reconciler.run_cycle().wireguard_peers_restored, 0u);
+    // A new desired configuration is ours, whatever the device held.
+    h.device.current.peers.pop_back();
+    h.store.update(h.peer(new_public_key(), "192.0.2.4:51820"), "static");
+    EXPECT_EQ(h.reconciler.run_cycle().wireguard_peers_restored, 0u);
+    EXPECT_EQ(h.device.current.peers.size(), 3u);
+}
+
 TEST(Reconciler, PeersLeavingTheStoreAreRemovedFromTheDesiredConfig) {
     Harness h;
     const auto b = new_public_key();

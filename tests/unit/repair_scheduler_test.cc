@@ -175,5 +175,22 @@ TEST(RepairScheduler, OneFlushOverManyDrainsIsNotAFight) {
     EXPECT_EQ(report.kinds[static_cast<std::size_t>(DriftKind::kRoute)].repairs, 1u);
 }
 
+TEST(RepairScheduler, WireGuardPeersACycleFoundChangedAreCountedWithoutTimeToRepair) {
+    RepairScheduler scheduler(kSettings);
+    mesh::CycleReport report;
+    report.wireguard_peers_restored = 2;
+    scheduler.finish(scheduler.begin(kT0), report, kT0 + 5ms, kWall);
+    auto peers = scheduler.report().kinds[static_cast<std::size_t>(DriftKind::kWireGuardPeer)];
+    EXPECT_EQ(peers.events, 1u);
+    EXPECT_EQ(peers.repairs, 1u);
+    EXPECT_EQ(peers.last_event, kWall);
+    EXPECT_FALSE(peers.last_time_to_repair) << "no event tells when it happened";
+    EXPECT_STREQ(drift_kind_name(DriftKind::kWireGuardPeer), "wireguard_peer");
+
+    scheduler.finish(scheduler.begin(kT0 + 1s), mesh::CycleReport{}, kT0 + 1s, kWall);
+    peers = scheduler.report().kinds[static_cast<std::size_t>(DriftKind::kWireGuardPeer)];
+    EXPECT_EQ(peers.repairs, 1u) << "a cycle that found nothing counts nothing";
+}
+
 }  // namespace
 }  // namespace wgmesh::cli

@@ -35,6 +35,8 @@ std::string describe_fight(DriftKind kind, const netlink::OwnedScope& scope) {
             return "the nft table inet " + scope.nft_table;
         case DriftKind::kForwardAccept:
             return "the tagged accept in the ip/ip6 filter FORWARD chain";
+        case DriftKind::kWireGuardPeer:
+            return "WireGuard peers of " + scope.interface;
         case DriftKind::kLink:
             break;
     }

@@ -23,6 +23,8 @@ const char* drift_kind_name(DriftKind kind) {
             return "nft_table";
         case DriftKind::kForwardAccept:
             return "forward_accept";
+        case DriftKind::kWireGuardPeer:
+            return "wireguard_peer";
         case DriftKind::kLink:
             break;
     }
@@ -157,20 +159,29 @@ std::vector<DriftKind> RepairScheduler::finish(const Repair& repair,
     // nothing to fix and is not counted.
     const bool routes_fixed = report.routes.added + report.routes.removed > 0;
     const bool addresses_fixed = report.addresses_restored > 0 || routes_fixed;
-    const std::array<bool, kDriftKinds> fixed = {routes_fixed, addresses_fixed,
+    const std::array<bool, kDriftKinds> fixed = {routes_fixed,
+                                                 addresses_fixed,
                                                  report.verified.forwarding,
-                                                 report.verified.forwarding, addresses_fixed};
+                                                 report.verified.forwarding,
+                                                 addresses_fixed,
+                                                 report.wireguard_peers_restored > 0};
+    if (report.wireguard_peers_restored > 0) {
+        count_event(DriftKind::kWireGuardPeer, wall);
+    }
+    auto drifted = repair.drifted;
+    drifted[index_of(DriftKind::kWireGuardPeer)] = report.wireguard_peers_restored > 0;
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < kDriftKinds; ++i) {
-        if (!repair.drifted[i] || !fixed[i]) {
+        if (!drifted[i] || !fixed[i]) {
             continue;
         }
+        const auto kind = static_cast<DriftKind>(i);
         auto& counter = report_.kinds[i];
         ++counter.repairs;
-        if (count_repair(static_cast<DriftKind>(i), now, wall)) {
-            fights.push_back(static_cast<DriftKind>(i));
+        if (count_repair(kind, now, wall)) {
+            fights.push_back(kind);
         }
-        if (repair.first_event) {
+        if (repair.first_event && kind != DriftKind::kWireGuardPeer) {
             counter.last_time_to_repair =
                 std::chrono::duration_cast<std::chrono::milliseconds>(now - *repair.first_event);
         }
@@ -180,7 +191,8 @@ std::vector<DriftKind> RepairScheduler::finish(const Repair& repair,
         report_.last_full_resync = FullResync{
             wall, *repair.full_resync_reason,
             std::chrono::duration_cast<std::chrono::milliseconds>(report.finished - report.started),
-            report.routes.added + report.routes.removed + report.addresses_restored};
+            report.routes.added + report.routes.removed + report.addresses_restored +
+                report.wireguard_peers_restored};
     }
     return fights;
 }

@@ -24,13 +24,18 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 using WallTime = std::chrono::system_clock::time_point;
 
 // The kinds of owned state that drift is counted for.
-enum class DriftKind { kRoute, kAddress, kNftTable, kForwardAccept, kLink };
-inline constexpr std::size_t kDriftKinds = 5;
-// "route", "address", "nft_table", "forward_accept", "link": the names `status --json` uses.
+// WireGuard peers have no notifications: their drift is what a cycle found changed and put
+// back (CycleReport::wireguard_peers_restored), with no time-to-repair.
+enum class DriftKind { kRoute, kAddress, kNftTable, kForwardAccept, kLink, kWireGuardPeer };
+inline constexpr std::size_t kDriftKinds = 6;
+// "route", "address", "nft_table", "forward_accept", "link", "wireguard_peer": the names
+// `status --json` uses.
 const char* drift_kind_name(DriftKind kind);
 
 struct DriftCounter {
-    std::size_t events = 0;   // drained batches in which someone else changed this kind
+    // Drained batches in which someone else changed this kind (for WireGuard peers: cycles
+    // that found them changed).
+    std::size_t events = 0;
     std::size_t repairs = 0;  // repair cycles that found it changed and put it back
     std::optional<WallTime> last_event;
     std::optional<std::chrono::milliseconds> last_time_to_repair;  // event to repaired
@@ -47,7 +52,7 @@ struct FullResync {
     WallTime at{};
     std::string reason;  // "start", "timer", "events lost", "link changed"
     std::chrono::milliseconds duration{0};
-    std::size_t changes = 0;  // routes added and removed, addresses restored
+    std::size_t changes = 0;  // routes added and removed, addresses and WireGuard peers restored
 };
 
 struct DriftReport {

@@ -30,4 +30,9 @@ void SwappableDevice::apply(const wg::DeviceConfig& desired) {
     target().apply(desired);
 }
 
+wg::DeviceUpdate SwappableDevice::apply_against(const wg::DeviceConfig& current,
+                                                const wg::DeviceConfig& desired) {
+    return target().apply_against(current, desired);
+}
+
 }  // namespace wgmesh::cli

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "wg/config_diff.h"
 #include "wg/device.h"
 
 namespace wgmesh::cli {
@@ -23,6 +24,8 @@ class SwappableDevice : public wg::WireGuardDevice {
     // Forwarded; throw std::runtime_error naming the interface while there is no target.
     wg::DeviceConfig get() override;
     void apply(const wg::DeviceConfig& desired) override;
+    wg::DeviceUpdate apply_against(const wg::DeviceConfig& current,
+                                   const wg::DeviceConfig& desired) override;
 
   private:
     wg::WireGuardDevice& target();
