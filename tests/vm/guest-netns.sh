@@ -4,7 +4,7 @@
 #   netns suites need (nothing autoloads them without udev), checks that the kernel can create
 #   WireGuard links (so `--wireguard-backend auto` picks the kernel), then runs each test binary
 #   BUILD_DIR/tests/SUITE with the optional gtest filter. One line per test on stdout:
-#     vm-result: PASS|FAIL|SKIP SUITE/Test.Name [why]
+#     vm-result: PASS|FAIL|SKIP [LABEL:]SUITE/Test.Name [why]     (LABEL from $VM_LABEL)
 #   and `vm-info: kernel-wireguard=yes|no`. A test of the kernel backend's real-kernel group
 #   (WgKernelDeviceTest.*, KernelDeviceNetns.*) that skips counts as failed: here it must run.
 #   A failing binary's whole output goes to stderr. Exit status: 0, or 1 when anything failed.
@@ -17,6 +17,7 @@ shift
 suite_timeout=${VM_SUITE_TIMEOUT:-1200}
 must_run='^(WgKernelDeviceTest|KernelDeviceNetns)\.'
 failed=0
+label=${VM_LABEL:+$VM_LABEL:}
 
 modprobe -a wireguard veth dummy bridge tun nf_tables nft_compat iptable_filter ip6table_filter ||
     echo "guest-netns: some modules did not load; the tests that need them will say so" >&2
@@ -35,7 +36,7 @@ for spec in "$@"; do
     [ "$spec" != "$suite" ] && filter=${spec#*:}
     binary=$build/tests/$suite
     if [ ! -x "$binary" ]; then
-        echo "vm-result: FAIL $suite (no test binary $binary)"
+        echo "vm-result: FAIL $label$suite (no test binary $binary)"
         failed=1
         continue
     fi
@@ -45,7 +46,7 @@ for spec in "$@"; do
     status=$?
     # Per test: "[ RUN      ] Name", then "[       OK ] Name (N ms)", "[  FAILED  ] Name (N ms)" or
     # "[  SKIPPED ] Name (N ms)"; the summary repeats names without the time, and is ignored.
-    results=$(awk -v suite="$suite" -v must="$must_run" '
+    results=$(awk -v suite="$label$suite" -v must="$must_run" '
         /^\[ RUN      \] / { running = $4; reason = ""; next }
         /^\[       OK \] .*\([0-9]+ ms\)$/ { print "PASS " suite "/" $4; running = ""; next }
         /^\[  FAILED  \] .*\([0-9]+ ms\)$/ { print "FAIL " suite "/" $4; running = ""; next }
@@ -58,7 +59,7 @@ for spec in "$@"; do
         END { if (running != "") print "FAIL " suite "/" running " (did not finish: crashed or timed out)" }
     ' "$log")
     if [ -z "$results" ]; then
-        results="FAIL $suite (no test ran; exit status $status)"
+        results="FAIL $label$suite (no test ran; exit status $status)"
     fi
     echo "$results" | sed 's/^/vm-result: /'
     if [ $status -ne 0 ] || echo "$results" | grep -q '^FAIL'; then
