@@ -51,7 +51,7 @@ for spec in "$@"; do
         /^\[       OK \] .*\([0-9]+ ms\)$/ { print "PASS " suite "/" $4; running = ""; next }
         /^\[  FAILED  \] .*\([0-9]+ ms\)$/ { print "FAIL " suite "/" $4; running = ""; next }
         /^\[  SKIPPED \] .*\([0-9]+ ms\)$/ {
-            if ($4 ~ must) print "FAIL " suite "/" $4 " (skipped, but the kernel has WireGuard here: " reason ")";
+            if ($4 ~ must) print "FAIL " suite "/" $4 " (skipped, but a real-kernel test must run in the VM: " reason ")";
             else print "SKIP " suite "/" $4 " (" reason ")";
             running = ""; next
         }
