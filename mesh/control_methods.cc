@@ -113,8 +113,13 @@ nlohmann::json ControlMethods::handle(const ControlRequest& request) {
         require_no_params(request);
         return save_cache();
     }
+    if (request.method == "metrics" && context_.metrics) {
+        require_no_params(request);
+        return {{"text", context_.metrics()}};
+    }
     throw std::invalid_argument("unknown method \"" + request.method +
-                                "\" (status, peers, peer.add, peer.remove, cache.save)");
+                                "\" (status, peers, peer.add, peer.remove, " +
+                                (context_.metrics ? "cache.save, metrics)" : "cache.save)"));
 }
 
 nlohmann::json ControlMethods::status() const {
@@ -159,6 +164,9 @@ nlohmann::json ControlMethods::status() const {
     }
     if (context_.probe_server) {
         status["probe"] = context_.probe_server();
+    }
+    if (context_.forwarding_path) {
+        status["forwarding_path"] = context_.forwarding_path();
     }
     status["cycles"] = context_.cycles ? context_.cycles() : 0;
     const auto cycle = context_.last_cycle ? context_.last_cycle() : std::nullopt;

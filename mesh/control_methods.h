@@ -1,6 +1,6 @@
 // The methods the daemon answers on its control socket (SPEC section 13): status, peers,
-// peer.add, peer.remove, cache.save. Params are validated strictly; anything unexpected is
-// an error answer, never a crash.
+// peer.add, peer.remove, cache.save, and metrics (docs/metrics.md). Params are validated strictly;
+// anything unexpected is an error answer, never a crash.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +54,11 @@ struct ControlContext {
     std::function<std::unordered_map<wg::Key, PeerHealthStatus>()> peer_health;
     // The probe server's listeners and counters: `status`'s "probe" object. May be empty.
     std::function<nlohmann::json()> probe_server;
+    // The last forwarding-path check: `status`'s "forwarding_path" object. May be empty.
+    std::function<nlohmann::json()> forwarding_path;
+    // The Prometheus text of the method "metrics" (docs/metrics.md). May be empty: the method
+    // is then unknown, as to an older daemon.
+    std::function<std::string()> metrics;
 };
 
 class ControlMethods {

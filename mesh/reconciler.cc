@@ -341,6 +341,7 @@ CycleReport Reconciler::run_cycle() {
     try {
         device_now = device_.get();
         for (const auto& peer : device_now->peers) {
+            report.traffic.emplace(peer.public_key, PeerTraffic{peer.rx_bytes, peer.tx_bytes});
             if (peer.last_handshake_unix > 0) {
                 handshakes.emplace(
                     peer.public_key,

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "mesh/collisions.h"
@@ -61,6 +62,11 @@ struct OwnedState {
     bool operator==(const OwnedState&) const = default;
 };
 
+struct PeerTraffic {
+    std::uint64_t receive_bytes = 0;
+    std::uint64_t transmit_bytes = 0;
+};
+
 struct CycleReport {
     Clock::time_point started{};
     Clock::time_point finished{};
@@ -69,6 +75,8 @@ struct CycleReport {
     std::size_t cached_peers = 0;      // usable but not confirmed by a live source
     RelayAssignments relays;           // relay-routed peer -> its relay
     Handshakes handshakes;             // the device's latest handshake per peer (if any)
+    // Every peer on the device as the cycle read it, with its byte counters (for metrics).
+    std::unordered_map<wg::Key, PeerTraffic> traffic;
     std::size_t desired_routes = 0;
     netlink::RouteSyncReport routes;
     std::vector<std::string> route_warnings;

@@ -259,6 +259,14 @@ void JoinOptions::set_peers_file(std::string_view path) {
     peers_file = std::string(path);
 }
 
+void JoinOptions::set_metrics_file(std::string_view path) {
+    require_safe_path_for("metrics-file", path);
+    if (path == "/") {
+        reject("metrics-file", path, "is a directory");
+    }
+    metrics_file = std::string(path);
+}
+
 void JoinOptions::set_route_table(std::string_view text) {
     const auto table = static_cast<std::uint32_t>(parse_number("route-table", text, 1, UINT32_MAX));
     require_route_table(table);
@@ -300,6 +308,9 @@ void JoinOptions::validate() const {
     if (!peers_file.empty()) {
         require_safe_path_for("peers-file", peers_file);
     }
+    if (!metrics_file.empty()) {
+        require_safe_path_for("metrics-file", metrics_file);
+    }
     require_route_table(route_table);
     require_route_protocol(route_protocol);
     require_userspace(userspace);
@@ -336,6 +347,9 @@ std::vector<std::string> JoinOptions::to_arguments() const {
     }
     if (!peers_file.empty()) {
         add("--peers-file", peers_file);
+    }
+    if (!metrics_file.empty()) {
+        add("--metrics-file", metrics_file);
     }
     if (route_table != kDefaultRouteTable) {
         add("--route-table", std::to_string(route_table));

@@ -34,7 +34,8 @@ struct JoinOptions {
     bool no_ipv6 = false;
     bool privacy = false;
     std::string state_dir = std::string(kDefaultStateDir);
-    std::string peers_file;  // empty: no peers file
+    std::string peers_file;    // empty: no peers file
+    std::string metrics_file;  // empty: none; else written after every cycle (docs/metrics.md)
     std::uint32_t route_table = kDefaultRouteTable;
     unsigned route_protocol = kDefaultRouteProtocol;
     std::string userspace = std::string(kDefaultUserspace);  // program name or absolute path
@@ -48,6 +49,7 @@ struct JoinOptions {
     void set_mesh_subnet(std::string_view cidr);
     void set_state_dir(std::string_view path);
     void set_peers_file(std::string_view path);
+    void set_metrics_file(std::string_view path);
     void set_route_table(std::string_view text);
     void set_route_protocol(std::string_view text);
     void set_userspace(std::string_view program);

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 
 #include "service/service_paths.h"
@@ -122,6 +123,9 @@ std::string generate_unit(const JoinOptions& options, std::string_view binary_pa
     if (!options.peers_file.empty()) {
         require_visible("peers-file", options.peers_file);
     }
+    if (!options.metrics_file.empty()) {
+        require_visible("metrics-file", options.metrics_file);
+    }
     if (options.userspace.find('/') != std::string::npos) {
         require_visible("userspace", options.userspace);
     }
@@ -175,6 +179,14 @@ std::string generate_unit(const JoinOptions& options, std::string_view binary_pa
     unit += "ProtectSystem=strict\n";
     unit += "ProtectHome=true\n";
     unit += "ReadWritePaths=" + std::string(kWritableSysctls) + "\n";
+    if (!options.metrics_file.empty()) {
+        // The metrics file is replaced by a rename in its directory (node_exporter's textfile
+        // directory), which the service user must be allowed to write (docs/metrics.md).
+        unit +=
+            "ReadWritePaths=" +
+            escape_specifiers(std::filesystem::path(options.metrics_file).parent_path().string()) +
+            "\n";
+    }
     unit += "PrivateTmp=yes\n";
     unit += "PrivateMounts=yes\n";
     // A /dev of pseudo devices only, plus the TUN device for a userspace WireGuard; "-": a

@@ -188,6 +188,26 @@ TEST_F(ControlMethodsTest, StatusShowsABrokenInterfaceAndItsRecreations) {
     EXPECT_EQ(status["interface_health"]["recreations"], 2);
 }
 
+TEST_F(ControlMethodsTest, MetricsAreAnsweredOnlyWhenTheDaemonServesThem) {
+    // Without a metrics source the method does not exist, as for an older daemon: `wgmesh
+    // metrics` recognises that error and says so.
+    EXPECT_EQ(error_of("metrics", json::object()).rfind("unknown method \"metrics\"", 0), 0u);
+
+    ControlContext context;
+    context.interface = "wgtest";
+    context.public_key = wg::Key::parse_or_throw(kLocal);
+    context.store = &store_;
+    context.cache = &cache_;
+    context.addressing = &addressing_;
+    context.metrics = [] { return std::string("wgmesh_routes 3\n"); };
+    context.forwarding_path = [] { return json{{"ok", false}, {"verdict", "fail"}}; };
+    ControlMethods methods(std::move(context));
+    EXPECT_EQ(methods.handle({"metrics", json::object()}), (json{{"text", "wgmesh_routes 3\n"}}));
+    EXPECT_THROW(methods.handle({"metrics", json{{"x", 1}}}), std::invalid_argument);
+    EXPECT_EQ(methods.handle({"status", json::object()}).at("forwarding_path").at("verdict"),
+              "fail");
+}
+
 TEST_F(ControlMethodsTest, CacheSaveWritesTheCacheFile) {
     call("peer.add", {{"wg_pubkey", kKeyA}, {"endpoint", "192.0.2.1:51820"}});
     const auto result = call("cache.save");

@@ -184,6 +184,26 @@ TEST(UnitFile, NonDefaultFlagsAreWrittenNormalisedInSpecOrder) {
               "ReadWritePaths=/proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf");
 }
 
+TEST(UnitFile, AMetricsFileIsPassedOnAndItsDirectoryMadeWritable) {
+    JoinOptions options = minimal();
+    options.set_metrics_file("/var/lib/prometheus/node-exporter/wgmesh-wg0.prom");
+    const std::string unit = generate_unit(options, "/usr/sbin/wgmesh");
+    EXPECT_EQ(single(unit, "ExecStart="),
+              "ExecStart=/usr/sbin/wgmesh join --interface wg0 --metrics-file "
+              "/var/lib/prometheus/node-exporter/wgmesh-wg0.prom");
+    EXPECT_NE(unit.find("\nReadWritePaths=/var/lib/prometheus/node-exporter\n"), std::string::npos)
+        << unit;
+    for (const char* bad : {"relative.prom", "/", "/var//x.prom", "/var/lib/a b.prom"}) {
+        EXPECT_NE(rejection([&] { options.set_metrics_file(bad); }).find("--metrics-file"),
+                  std::string::npos)
+            << bad;
+    }
+    // Where the sandbox would hide it, the file would never reach node_exporter.
+    options.set_metrics_file("/tmp/wgmesh.prom");
+    EXPECT_NE(rejection([&] { generate_unit(options, "/usr/sbin/wgmesh"); }).find("--metrics-file"),
+              std::string::npos);
+}
+
 TEST(UnitFile, ExecArgumentsAreEscapedForSystemd) {
     EXPECT_EQ(escape_exec_argument("plain-word"), "plain-word");
     EXPECT_EQ(escape_exec_argument("50%"), "50%%");

@@ -134,6 +134,34 @@ void print_kernel_state(const nlohmann::json& kernel) {
     }
 }
 
+// The forwarding-path check: one line when all is well, else a line per check that is not,
+// with its reason and what to do (relay traffic silently dropped is what operators hit most).
+void print_forwarding_path(const nlohmann::json& path) {
+    if (!path.is_object()) {
+        std::cout << "forwarding:  not checked yet\n";
+        return;
+    }
+    const auto checks = path.value("checks", nlohmann::json::array());
+    std::size_t shown = 0;
+    for (const auto& check : checks) {
+        const auto verdict = check.value("verdict", std::string("ok"));
+        if (verdict == "ok") {
+            continue;
+        }
+        ++shown;
+        std::cout << "forwarding:  " << (verdict == "fail" ? "FAIL " : "warn ")
+                  << text_of(check, "check") << ": " << text_of(check, "reason");
+        if (!check.value("action", std::string()).empty()) {
+            std::cout << "; do: " << text_of(check, "action");
+        }
+        std::cout << "\n";
+    }
+    if (shown == 0) {
+        std::cout << "forwarding:  ok (" << checks.size()
+                  << " checks: sysctls and every forward chain let relay traffic through)\n";
+    }
+}
+
 // A point in time as the local wall clock shows it, for "offline until".
 std::string clock_time(std::int64_t unix_seconds) {
     const auto t = static_cast<std::time_t>(unix_seconds);
@@ -205,6 +233,9 @@ void print_status(const nlohmann::json& status) {
     }
     if (const auto kernel = status.find("kernel"); kernel != status.end()) {
         print_kernel_state(*kernel);
+    }
+    if (const auto path = status.find("forwarding_path"); path != status.end()) {
+        print_forwarding_path(*path);
     }
     if (const auto health = status.find("health"); health != status.end()) {
         const auto count = [&health](const char* state) {

@@ -19,6 +19,8 @@ std::vector<FlagSpec> join_flag_specs() {
         {"state-dir", "DIR",
          "node key and peer cache (default " + std::string(service::kDefaultStateDir) + ")"},
         {"peers-file", "FILE", "JSON list of static peers, reloaded on SIGHUP"},
+        {"metrics-file", "FILE",
+         "write the Prometheus metrics here after every cycle (node_exporter textfile)"},
         {"route-table", "N",
          "routing table for routes (default " + std::to_string(service::kDefaultRouteTable) +
              ", main)"},
@@ -50,6 +52,7 @@ service::JoinOptions join_options_from_flags(const Flags& flags) {
         {"mesh-subnet", &service::JoinOptions::set_mesh_subnet},
         {"state-dir", &service::JoinOptions::set_state_dir},
         {"peers-file", &service::JoinOptions::set_peers_file},
+        {"metrics-file", &service::JoinOptions::set_metrics_file},
         {"route-table", &service::JoinOptions::set_route_table},
         {"route-protocol", &service::JoinOptions::set_route_protocol},
         {"userspace", &service::JoinOptions::set_userspace},

@@ -26,6 +26,7 @@
 #include "netlink/route_table.h"
 #include "netlink/socket.h"
 #include "tools/wgmesh/daemon/health_monitor.h"
+#include "tools/wgmesh/daemon/observability.h"
 #include "tools/wgmesh/daemon/plumbing.h"
 #include "tools/wgmesh/daemon/probe_client.h"
 #include "tools/wgmesh/daemon/probe_server.h"
@@ -385,6 +386,18 @@ int Daemon::run() {
          .monitor = kernel_monitor_,
          .monitor_buffer_bytes = kernel_monitor_buffer_});
 
+    Observability observability(
+        options_.interface,
+        options_.metrics_file.empty() ? std::nullopt
+                                      : std::optional<std::filesystem::path>(options_.metrics_file),
+        {.store = &store,
+         .reconciler = &reconciler,
+         .saver = &saver,
+         .local_key = public_key,
+         .drift = [&watch] { return watch.drift(); },
+         .epoch = [&epochs] { return std::optional<std::uint64_t>(epochs.current_epoch().id); },
+         .offline = [&health] { return health.health().offline(); }});
+
     mesh::ControlContext context;
     context.interface = options_.interface;
     context.mesh_id = keys.mesh_id();
@@ -405,6 +418,8 @@ int Daemon::run() {
     };
     context.peer_health = [&health] { return health.health().statuses(); };
     context.probe_server = [&probe_server] { return probe_server.status_json(); };
+    context.forwarding_path = [&observability] { return observability.forwarding_json(); };
+    context.metrics = [&observability] { return observability.metrics_text(); };
     context.kernel_state = [&watch, &resolver, v6] {
         std::vector<netlink::InterfaceAddress> wanted = {resolver.local_address()};
         if (v6) {
@@ -466,7 +481,7 @@ int Daemon::run() {
             }
         }
         if (now >= next_cycle || now >= change_deadline || watch.due(now)) {
-            run_cycle(reconciler, resolver, addresses, watch);
+            observability.after_cycle(run_cycle(reconciler, resolver, addresses, watch));
             listen_on_mesh_addresses();
             next_cycle = SteadyClock::now() + interval_;
             change_deadline = SteadyClock::time_point::max();

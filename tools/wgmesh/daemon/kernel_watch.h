@@ -51,6 +51,8 @@ class KernelWatch {
     // `status`'s "kernel" object: monitor, drift per kind, fights, full resyncs, and whether
     // each of `wanted` addresses is on the interface right now. Thread-safe.
     nlohmann::json status_json(const std::vector<netlink::InterfaceAddress>& wanted) const;
+    // The drift counters alone (for the metrics). Thread-safe.
+    DriftReport drift() const { return scheduler_.report(); }
 
   private:
     const KernelWatchSettings settings_;
