@@ -21,6 +21,9 @@ label=${VM_LABEL:+$VM_LABEL:}
 
 modprobe -a wireguard veth dummy bridge tun nf_tables nft_compat iptable_filter ip6table_filter ||
     echo "guest-netns: some modules did not load; the tests that need them will say so" >&2
+# What udev's default rules would do: any user may open /dev/net/tun (wireguard-go run by an
+# unprivileged user with CAP_NET_ADMIN needs it).
+[ -c /dev/net/tun ] && chmod 0666 /dev/net/tun
 probe=wgmt-vmprobe
 kernel_wg=no
 if ip netns add "$probe" 2>/dev/null; then
