@@ -135,6 +135,30 @@ TEST(PeerHealth, APeerThatDoesNotAnswerGoesOfflineAfterEightFailuresAndComesBack
     }
 }
 
+TEST(PeerHealth, WithoutPeerProbingNothingIsProbedButTheServerStillAnswers) {
+    WGMESH_REQUIRE_DAEMON_SCENARIOS();
+    TempDir dir;
+    Node a("a", dir.path());
+    Node b("b", dir.path());
+    connect_veth(a.ns(), "ul-ab", "192.168.64.1/24", b.ns(), "ul-ba", "192.168.64.2/24");
+    a.write_peers(json::array({b.as_peer("192.168.64.2")}));
+    b.write_peers(json::array({a.as_peer("192.168.64.1")}));
+    a.start({"--no-peer-probe"});
+    b.start();
+
+    // B's probes of A are answered: a Go peer keeps a node that does not probe.
+    ASSERT_TRUE(eventually([&] { return in_state(b, a, "probe") || in_state(b, a, "handshake"); },
+                           kFailoverBound))
+        << health_of(b, a).dump() << "\n"
+        << b.log_text();
+    const auto status = a.call("status");
+    ASSERT_TRUE(status.has_value());
+    EXPECT_FALSE(status->at("probe").value("listening", json::array()).empty()) << status->dump();
+    // A itself judges no one: no health policy runs, so nothing can be marked offline.
+    EXPECT_FALSE(status->contains("health")) << status->dump();
+    EXPECT_FALSE(health_of(a, b).is_object()) << health_of(a, b).dump();
+}
+
 TEST(PeerHealth, TheLanFailsOverToTheNextAdvertiserAndBack) {
     WGMESH_REQUIRE_DAEMON_SCENARIOS();
     const auto [lower_key, higher_key] = ordered_private_keys();

@@ -274,7 +274,9 @@ void bench_daemon_rss(const BenchOptions& options, BenchReport& report) {
         pid = spawn_join(
             {"--interface", interface, "--state-dir", dir.string(), "--peers-file",
              (dir / "peers.json").string(), "--control-socket", (dir / "control.sock").string(),
-             "--no-ipv6", "--log-level", "warn", "--wireguard-backend", "userspace"},
+             "--no-ipv6", "--log-level", "warn", "--wireguard-backend", "userspace",
+             // Fake peers that never answer: see bench_repair.cc.
+             "--no-peer-probe"},
             kSecret, dir / "daemon.log");
     } catch (const std::exception&) {
         fs::remove_all(dir);

@@ -122,19 +122,15 @@ class RepairDaemon {
         nft_.run(
             "add table ip filter\n"
             "add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }\n");
-        std::vector<std::string> args = {"--interface",
-                                         interface_,
-                                         "--state-dir",
-                                         dir_.string(),
-                                         "--peers-file",
-                                         (dir_ / "peers.json").string(),
-                                         "--control-socket",
-                                         (dir_ / "control.sock").string(),
-                                         "--no-ipv6",
-                                         "--log-level",
-                                         "warn",
-                                         "--wireguard-backend",
-                                         "userspace"};
+        std::vector<std::string> args = {
+            "--interface", interface_, "--state-dir", dir_.string(), "--peers-file",
+            (dir_ / "peers.json").string(), "--control-socket", (dir_ / "control.sock").string(),
+            "--no-ipv6", "--log-level", "warn", "--wireguard-backend", "userspace",
+            // The fake peers never handshake nor answer probes:
+            // probed, they would all go offline and take their
+            // routes with them. Peers of a healthy mesh are
+            // vouched for by their handshakes and not probed.
+            "--no-peer-probe"};
         if (!monitor) {
             args.push_back("--no-kernel-monitor");
         }

@@ -42,6 +42,8 @@ std::vector<FlagSpec> join_specs() {
                      "verify the owned kernel state every cycle instead of watching it"});
     specs.push_back({"kernel-monitor-buffer", "BYTES",
                      "the kernel monitor's receive buffer (default 4194304)"});
+    specs.push_back({"no-peer-probe", "",
+                     "never probe peers or mark them offline (the probe server still answers)"});
     return specs;
 }
 
@@ -109,6 +111,7 @@ int run_join(Args args) {
                    .reconcile_interval = interval,
                    .resync_interval = resync_interval,
                    .kernel_monitor = !flags.has("no-kernel-monitor"),
+                   .peer_probe = !flags.has("no-peer-probe"),
                    .kernel_monitor_buffer = monitor_buffer});
     return daemon.run();
 }

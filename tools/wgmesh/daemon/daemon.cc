@@ -56,6 +56,7 @@ Daemon::Daemon(DaemonSettings settings)
       interval_(settings.reconcile_interval),
       resync_interval_(settings.resync_interval),
       kernel_monitor_(settings.kernel_monitor),
+      peer_probe_(settings.peer_probe),
       kernel_monitor_buffer_(settings.kernel_monitor_buffer),
       device_(options_.interface) {}
 
@@ -416,7 +417,9 @@ int Daemon::run() {
         std::lock_guard lock(health_mutex_);
         return health_;
     };
-    context.peer_health = [&health] { return health.health().statuses(); };
+    if (peer_probe_) {
+        context.peer_health = [&health] { return health.health().statuses(); };
+    }
     context.probe_server = [&probe_server] { return probe_server.status_json(); };
     context.forwarding_path = [&observability] { return observability.forwarding_json(); };
     context.metrics = [&observability] { return observability.metrics_text(); };
@@ -490,7 +493,9 @@ int Daemon::run() {
                 ready = true;
                 notify("READY=1");
                 // After the first cycle, so that its handshakes and relays are known.
-                health.start();
+                if (peer_probe_) {
+                    health.start();
+                }
             }
         }
     }

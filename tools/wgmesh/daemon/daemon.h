@@ -32,6 +32,9 @@ struct DaemonSettings {
     std::chrono::milliseconds resync_interval{60000};
     // Off: no kernel monitor, every cycle verifies everything (the polling baseline).
     bool kernel_monitor = true;
+    // Off: peers are never probed nor marked offline (docs/daemon.md, "Peer health"); our
+    // probe server still answers, so Go peers keep us.
+    bool peer_probe = true;
     // The monitor's receive buffer in bytes; 0: its default (4 MiB). A burst larger than
     // the buffer loses events, which costs a full resync.
     int kernel_monitor_buffer = 0;
@@ -67,6 +70,7 @@ class Daemon {
     std::chrono::milliseconds interval_;
     std::chrono::milliseconds resync_interval_;
     bool kernel_monitor_;
+    bool peer_probe_;
     int kernel_monitor_buffer_;
 
     // What the Reconciler drives; its target is replaced when the interface is recreated.
