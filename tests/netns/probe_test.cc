@@ -4,6 +4,7 @@
 // from many sources (plus a slow-loris and an overlong line) keeps answering a legitimate
 // prober within its connection and descriptor bounds. Clients run in a second namespace.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -132,6 +133,14 @@ TEST_F(ProbeNetnsTest, AFloodFromInsideTheMeshLeavesItAnsweringWithinItsBounds) 
     ASSERT_TRUE(server_->set_addresses(kServerV4, kServerV6));
     constexpr int kSources = 80;  // x 4 per source: over the total cap of 256
     constexpr int kFlood = 2000;
+    // The flood's sockets and the server's live in this process: more than the soft limit of
+    // 1024 descriptors that systemd and a kernel's init hand out, so it is raised to the hard
+    // limit (as Go programs do at start).
+    rlimit files{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &files), 0);
+    files.rlim_cur = files.rlim_max;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0);
+    ASSERT_GE(files.rlim_cur, rlim_t{kFlood + 1024}) << "the hard limit of open files is too low";
     std::string batch = "addr add 10.42.2.1/16 dev m0\n";  // the slow-loris
     for (int i = 1; i <= kSources; ++i) {
         batch += "addr add 10.42.1." + std::to_string(i) + "/16 dev m0\n";

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "tests/support/mesh_node.h"
 #include "tests/support/netns.h"
 
 namespace wgmesh {
@@ -49,6 +50,21 @@ class RoutesCliTest : public ::testing::Test {
             {"ip", "route", "add", "10.7.0.0/16", "via", "10.42.0.5", "proto", "static"});
         ns_->exec_checked({"ip", "route", "add", "10.8.0.0/16", "via", "10.42.0.5", "proto", "150",
                            "table", "7"});
+        // The kernel adds each link-local address's local route only once its duplicate
+        // address detection ends (a second or more under QEMU's TCG): a snapshot taken before
+        // that would differ from one taken after for no fault of ours.
+        ASSERT_TRUE(test::eventually(
+            [this] {
+                for (const char* dev : {"c0", "c0p"}) {
+                    if (ns_->exec_checked({"ip", "-6", "-o", "addr", "show", "dev", dev, "scope",
+                                           "link", "-tentative"})
+                            .empty()) {
+                        return false;
+                    }
+                }
+                return true;
+            },
+            std::chrono::seconds(30)));
         file_ = "/tmp/wgmesh-routes-cli-" + std::to_string(getpid()) + ".txt";
     }
     void TearDown() override { std::remove(file_.c_str()); }
