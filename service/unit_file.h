@@ -14,6 +14,12 @@ namespace wgmesh::service {
 // Throws std::invalid_argument naming the flag.
 std::string generate_unit(const JoinOptions& options, std::string_view binary_path);
 
+// The template unit wgmesh@.service the Debian package ships: the instance is the interface,
+// /etc/wgmesh/<interface>.env holds WGMESH_SECRET and optional WGMESH_ARGS (more join flags),
+// the state is in /var/lib/wgmesh, and the sandbox is generate_unit()'s. Throws
+// std::invalid_argument for a binary path the unit cannot run.
+std::string generate_template_unit(std::string_view binary_path);
+
 // `%` doubled, so that systemd does not expand specifiers (systemd.unit(5) "Specifiers").
 std::string escape_specifiers(std::string_view text);
 

@@ -81,6 +81,19 @@ TEST_F(ServiceCli, UnitPrintsTheGeneratedUnit) {
     EXPECT_EQ(result.out, service::generate_unit(options, "/usr/bin/wgmesh"));
 }
 
+TEST_F(ServiceCli, UnitTemplatePrintsThePackagedTemplate) {
+    auto result =
+        run_command(wgmesh({"service", "unit", "--template", "--binary", "/usr/sbin/wgmesh"}));
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(result.out, service::generate_template_unit("/usr/sbin/wgmesh"));
+
+    // Join flags belong in WGMESH_ARGS, read when the instance starts.
+    result = run_command(wgmesh({"service", "unit", "--template", "--interface", "wg0"}));
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_NE(result.err.find("WGMESH_ARGS"), std::string::npos) << result.err;
+    EXPECT_TRUE(result.out.empty());
+}
+
 TEST_F(ServiceCli, ExecStartDefaultsToThisBinary) {
     const auto result = run_command(wgmesh({"service", "unit", "--interface", "wg0"}));
     const std::string binary = fs::canonical(WGMESH_BINARY).string();

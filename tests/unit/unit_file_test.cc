@@ -407,5 +407,40 @@ TEST(SecretEnv, RefusesWhatCannotBeWrittenWithoutTellingTheSecret) {
     EXPECT_NO_THROW(format_secret_env(base + " \xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x91"));
 }
 
+// The lines that may differ between the installed unit and the packaged template: comments,
+// and what names the interface, runs the daemon and holds the secret.
+std::vector<std::string> shared_lines(const std::string& unit) {
+    std::vector<std::string> shared;
+    for (const auto& line : lines_of(unit)) {
+        if (line.rfind('#', 0) != 0 && line.rfind("Description=", 0) != 0 &&
+            line.rfind("ExecStart=", 0) != 0 && line.rfind("EnvironmentFile=", 0) != 0) {
+            shared.push_back(line);
+        }
+    }
+    return shared;
+}
+
+TEST(TemplateUnit, HasTheInstalledUnitsSandboxLineForLine) {
+    EXPECT_EQ(shared_lines(generate_template_unit("/usr/sbin/wgmesh")),
+              shared_lines(generate_unit(minimal(), kBinary)));
+}
+
+TEST(TemplateUnit, InstanceIsTheInterfaceAndTheSecretComesFromItsEnvFile) {
+    const std::string unit = generate_template_unit("/usr/sbin/wgmesh");
+    EXPECT_EQ(single(unit, "ExecStart="),
+              "ExecStart=/usr/sbin/wgmesh join --interface %i $WGMESH_ARGS");
+    EXPECT_EQ(single(unit, "EnvironmentFile="), "EnvironmentFile=/etc/wgmesh/%i.env");
+    EXPECT_EQ(single(unit, "Description="), "Description=wgmesh WireGuard mesh node on %i");
+    EXPECT_EQ(single(unit, "StateDirectory="), "StateDirectory=wgmesh");
+    // The secret stays in the 0600 env file: no Environment= line may carry it.
+    EXPECT_TRUE(lines_starting(unit, "Environment=").empty());
+}
+
+TEST(TemplateUnit, RefusesABinaryTheSandboxHidesOrARelativeOne) {
+    EXPECT_NE(rejection([] { generate_template_unit("/home/me/wgmesh"); }).find("hidden"),
+              std::string::npos);
+    EXPECT_FALSE(rejection([] { generate_template_unit("wgmesh"); }).empty());
+}
+
 }  // namespace
 }  // namespace wgmesh::service

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,12 +26,16 @@ constexpr int kExitNotActive = 3;
 
 constexpr const char* kUsage =
     "Usage: wgmesh service unit [JOIN FLAGS] [--binary PATH]\n"
+    "       wgmesh service unit --template [--binary PATH]\n"
     "       wgmesh service install [JOIN FLAGS] [--binary PATH] [--secret-file FILE]\n"
     "                              [--root DIR] [--no-start]\n"
     "       wgmesh service uninstall [--root DIR]\n"
     "       wgmesh service status [--root DIR]\n"
     "\n"
-    "unit prints the hardened systemd unit that runs 'wgmesh join' with the given flags.\n"
+    "unit prints the hardened systemd unit that runs 'wgmesh join' with the given flags;\n"
+    "with --template, the template unit wgmesh@.service the Debian package ships: the\n"
+    "instance is the interface, /etc/wgmesh/<interface>.env holds WGMESH_SECRET=... and\n"
+    "optional WGMESH_ARGS=... (more join flags), with the same sandbox.\n"
     "install writes it to /etc/systemd/system/wgmesh.service, the secret (from\n"
     "--secret-file, else $WGMESH_SECRET, else stdin) to /etc/wgmesh/secret.env (0600),\n"
     "names route protocol N 'wgmesh' in /etc/iproute2/rt_protos.d/wgmesh.conf, then runs\n"
@@ -50,6 +55,9 @@ std::vector<FlagSpec> service_flag_specs(std::string_view subcommand) {
     if (subcommand == "unit" || subcommand == "install") {
         specs = join_flag_specs();
         specs.push_back({"binary", "PATH", "program for ExecStart= (see below)"});
+    }
+    if (subcommand == "unit") {
+        specs.push_back({"template", "", "print the template unit wgmesh@.service"});
     }
     if (subcommand == "install") {
         specs.push_back({"secret-file", "FILE", "read the mesh secret from FILE"});
@@ -88,6 +96,22 @@ std::filesystem::path root_of(const Flags& flags) {
 
 service::ManagerMode mode_of(const Flags& flags) {
     return flags.has("root") ? service::ManagerMode::kOffline : service::ManagerMode::kLive;
+}
+
+// The template takes its join flags from WGMESH_ARGS at run time, not from this command line.
+int run_template_unit(const Flags& flags, std::span<const FlagSpec> specs) {
+    for (const auto& spec : specs) {
+        if (spec.name != "template" && spec.name != "binary" && flags.has(spec.name)) {
+            throw UsageError("--template takes no --" + spec.name +
+                             ": join flags go in WGMESH_ARGS= in /etc/wgmesh/<interface>.env");
+        }
+    }
+    try {
+        std::cout << service::generate_template_unit(binary_path(flags));
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    return 0;
 }
 
 int run_unit(const Flags& flags) {
@@ -193,7 +217,7 @@ int run_service(Args args) {
         throw UsageError("unexpected argument '" + flags.positional().front() + "'");
     }
     if (subcommand == "unit") {
-        return run_unit(flags);
+        return flags.has("template") ? run_template_unit(flags, specs) : run_unit(flags);
     }
     if (subcommand == "install") {
         return run_install(flags);
