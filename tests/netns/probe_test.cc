@@ -89,6 +89,24 @@ TEST_F(ProbeNetnsTest, AnswersOnBothMeshAddressesAndNotThroughTheUnderlay) {
     EXPECT_EQ(server_->counters().accepted, 2u);
 }
 
+TEST_F(ProbeNetnsTest, ASilentIpv6AddressDoesNotHoldUpTheIpv4Dial) {
+    ASSERT_TRUE(server_->set_addresses(kServerV4, kServerV6)) << server_->status_json().dump();
+    // IPv6 probes vanish without an answer (a firewall, a broken IPv6 path through a relay).
+    server_ns_->exec_checked({"nft",
+                              "add table ip6 wgmt-silent; add chain ip6 wgmt-silent in { "
+                              "type filter hook input priority 0; }; add rule ip6 "
+                              "wgmt-silent in tcp dport " +
+                                  std::to_string(kPort) + " drop"});
+    // A dial timeout far beyond any test's patience: only the IPv4 dial started alongside the
+    // silent IPv6 one (after 250 ms) can answer this probe; dialling one after the other
+    // would wait the whole timeout first.
+    client_ = std::make_unique<ProbeClient>("m0", kPort, std::chrono::minutes(30));
+    const auto outcomes = probe_from_client({{key(1), kServerV6, kServerV4}});
+    ASSERT_EQ(outcomes.size(), 1u);
+    EXPECT_TRUE(outcomes[0].answered) << outcomes[0].error;
+    EXPECT_EQ(client_->session_count(), 1u) << "the IPv4 session is kept";
+}
+
 TEST_F(ProbeNetnsTest, FollowsAnAddressChangeAndARecreatedInterface) {
     ASSERT_TRUE(server_->set_addresses(kServerV4, kServerV6));
     ASSERT_TRUE(probe_from_client({{key(1), std::nullopt, kServerV4}})[0].answered);
@@ -192,10 +210,20 @@ TEST_F(ProbeNetnsTest, AFloodFromInsideTheMeshLeavesItAnsweringWithinItsBounds) 
     EXPECT_GE(flood.size(), static_cast<std::size_t>(kFlood * 9 / 10));
 
     EXPECT_EQ(send_and_read_line(pinger.get(), "ping\n"), "pong");
-    // The prober is answered, and so is a fresh dial.
-    const auto outcomes =
-        client_->probe(std::vector<mesh::ProbeTarget>{{key(1), kServerV6, kServerV4}});
-    EXPECT_TRUE(outcomes[0].answered) << outcomes[0].error;
+    // The prober is answered, and so is a fresh dial. (A loaded machine may let one probe
+    // miss its 1.2 s while the server works through the flood's last evictions; the health
+    // policy needs 8 misses in a row to call a peer offline, so a later answer is what
+    // counts.)
+    std::string error;
+    EXPECT_TRUE(eventually(
+        [&] {
+            const auto outcomes =
+                client_->probe(std::vector<mesh::ProbeTarget>{{key(1), kServerV6, kServerV4}});
+            error = outcomes[0].error;
+            return outcomes[0].answered;
+        },
+        kWait))
+        << error;
     const UniqueFd fresh = connect_tcp(kServerV4, kPort, IpAddress::v4(10, 42, 0, 2));
     ASSERT_TRUE(fresh);
     EXPECT_EQ(send_and_read_line(fresh.get(), "ping\n"), "pong");

@@ -32,6 +32,10 @@ constexpr std::size_t kQuotedReplyBytes = 64;
 
 enum class Stage { kConnecting, kWriting, kReading, kDone };
 
+// RFC 8305's Connection Attempt Delay: the next address is dialled alongside the first when
+// that has not connected by then.
+constexpr auto kFallbackDelay = std::chrono::milliseconds(250);
+
 std::pair<sockaddr_storage, socklen_t> socket_address(const IpAddress& address,
                                                       std::uint16_t port) {
     sockaddr_storage storage{};
@@ -74,10 +78,17 @@ class ProbeClient::Round {
     std::vector<mesh::ProbeOutcome> run();
 
   private:
+    struct Dial {
+        UniqueFd fd;
+        IpAddress remote;
+        Clock::time_point deadline;
+    };
     struct Attempt {
         std::vector<IpAddress> addresses;  // to dial, in order
         std::size_t next_address = 0;
         Stage stage = Stage::kDone;
+        std::vector<Dial> dials;         // in flight while connecting
+        Clock::time_point next_dial_at;  // when the next address joins them
         UniqueFd fd;
         IpAddress remote;
         Clock::time_point deadline;
@@ -89,8 +100,13 @@ class ProbeClient::Round {
 
     void start(std::size_t i, Clock::time_point now);
     void dial_next(std::size_t i, Clock::time_point now);
+    void connected(std::size_t i, UniqueFd fd, const IpAddress& remote, Clock::time_point now);
+    void on_dial_ready(std::size_t i, int fd, short revents, Clock::time_point now);
+    void on_dial_deadlines(std::size_t i, Clock::time_point now);
+    // The earliest moment the attempt must be looked at again without an event.
+    Clock::time_point wake_at(const Attempt& attempt) const;
     void start_writing(std::size_t i, Clock::time_point now);
-    void on_ready(std::size_t i, short revents, Clock::time_point now);
+    void on_ready(std::size_t i, Clock::time_point now);
     void on_deadline(std::size_t i, Clock::time_point now);
     void write_ping(std::size_t i, Clock::time_point now);
     void read_reply(std::size_t i, Clock::time_point now);
@@ -124,6 +140,7 @@ void ProbeClient::Round::note_dial_error(Attempt& attempt, const IpAddress& addr
 }
 
 void ProbeClient::Round::fail(std::size_t i, const std::string& why) {
+    attempts_[i].dials.clear();
     attempts_[i].fd.reset();
     attempts_[i].stage = Stage::kDone;
     outcomes_[i].answered = false;
@@ -165,7 +182,6 @@ void ProbeClient::Round::start(std::size_t i, Clock::time_point now) {
 
 void ProbeClient::Round::dial_next(std::size_t i, Clock::time_point now) {
     Attempt& attempt = attempts_[i];
-    attempt.fd.reset();
     while (attempt.next_address < attempt.addresses.size()) {
         const IpAddress address = attempt.addresses[attempt.next_address++];
         UniqueFd fd(socket(address.family_af(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -184,21 +200,84 @@ void ProbeClient::Round::dial_next(std::size_t i, Clock::time_point now) {
         const int on = 1;
         setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
         const auto [storage, length] = socket_address(address, client_.port_);
-        attempt.remote = address;
         if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) == 0) {
-            attempt.fd = std::move(fd);
-            start_writing(i, now);
+            connected(i, std::move(fd), address, now);
             return;
         }
         if (errno == EINPROGRESS) {
-            attempt.fd = std::move(fd);
+            attempt.dials.push_back({std::move(fd), address, now + client_.timeout_});
             attempt.stage = Stage::kConnecting;
-            attempt.deadline = now + client_.timeout_;
+            attempt.next_dial_at = now + kFallbackDelay;
             return;
         }
         note_dial_error(attempt, address, std::strerror(errno));
     }
-    fail(i, attempt.dial_errors.empty() ? "no mesh address to probe" : attempt.dial_errors);
+    if (attempt.dials.empty()) {
+        fail(i, attempt.dial_errors.empty() ? "no mesh address to probe" : attempt.dial_errors);
+    }
+}
+
+void ProbeClient::Round::connected(std::size_t i, UniqueFd fd, const IpAddress& remote,
+                                   Clock::time_point now) {
+    Attempt& attempt = attempts_[i];
+    attempt.dials.clear();  // the slower dial, if any, is abandoned
+    attempt.fd = std::move(fd);
+    attempt.remote = remote;
+    start_writing(i, now);
+}
+
+void ProbeClient::Round::on_dial_ready(std::size_t i, int fd, short revents,
+                                       Clock::time_point now) {
+    Attempt& attempt = attempts_[i];
+    const auto dial = std::find_if(attempt.dials.begin(), attempt.dials.end(),
+                                   [fd](const Dial& d) { return d.fd.get() == fd; });
+    if (attempt.stage != Stage::kConnecting || dial == attempt.dials.end()) {
+        return;  // another dial of this attempt won in the same poll
+    }
+    int error = 0;
+    socklen_t length = sizeof(error);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
+        error = errno;
+    }
+    if (error == 0 && (revents & POLLOUT) != 0) {
+        UniqueFd winner = std::move(dial->fd);
+        const IpAddress remote = dial->remote;
+        connected(i, std::move(winner), remote, now);
+        return;
+    }
+    note_dial_error(attempt, dial->remote, error != 0 ? std::strerror(error) : "connection failed");
+    attempt.dials.erase(dial);
+    // Refused or unreachable: the next address at once, not after the delay.
+    dial_next(i, now);
+}
+
+void ProbeClient::Round::on_dial_deadlines(std::size_t i, Clock::time_point now) {
+    Attempt& attempt = attempts_[i];
+    const std::string waited = std::to_string(client_.timeout_.count()) + " ms";
+    std::erase_if(attempt.dials, [&](const Dial& dial) {
+        if (dial.deadline > now) {
+            return false;
+        }
+        note_dial_error(attempt, dial.remote, "no answer within " + waited);
+        return true;
+    });
+    if (attempt.dials.empty() || now >= attempt.next_dial_at) {
+        dial_next(i, now);
+    }
+}
+
+Clock::time_point ProbeClient::Round::wake_at(const Attempt& attempt) const {
+    if (attempt.stage != Stage::kConnecting) {
+        return attempt.deadline;
+    }
+    auto at = Clock::time_point::max();
+    for (const Dial& dial : attempt.dials) {
+        at = std::min(at, dial.deadline);
+    }
+    if (attempt.next_address < attempt.addresses.size()) {
+        at = std::min(at, attempt.next_dial_at);
+    }
+    return at;
 }
 
 void ProbeClient::Round::start_writing(std::size_t i, Clock::time_point now) {
@@ -275,24 +354,11 @@ void ProbeClient::Round::read_reply(std::size_t i, Clock::time_point now) {
     }
 }
 
-void ProbeClient::Round::on_ready(std::size_t i, short revents, Clock::time_point now) {
+void ProbeClient::Round::on_ready(std::size_t i, Clock::time_point now) {
     Attempt& attempt = attempts_[i];
     switch (attempt.stage) {
-        case Stage::kConnecting: {
-            int error = 0;
-            socklen_t length = sizeof(error);
-            if (getsockopt(attempt.fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
-                error = errno;
-            }
-            if (error == 0 && (revents & POLLOUT) != 0) {
-                start_writing(i, now);
-                return;
-            }
-            note_dial_error(attempt, attempt.remote,
-                            error != 0 ? std::strerror(error) : "connection failed");
-            dial_next(i, now);
-            return;
-        }
+        case Stage::kConnecting:
+            return;  // dials are handled by on_dial_ready()
         case Stage::kWriting:
             write_ping(i, now);
             return;
@@ -309,8 +375,7 @@ void ProbeClient::Round::on_deadline(std::size_t i, Clock::time_point now) {
     const std::string waited = std::to_string(client_.timeout_.count()) + " ms";
     switch (attempt.stage) {
         case Stage::kConnecting:
-            note_dial_error(attempt, attempt.remote, "no answer within " + waited);
-            dial_next(i, now);
+            on_dial_deadlines(i, now);
             return;
         case Stage::kWriting:
             fail(i, endpoint(attempt.remote) + ": could not write the ping within " + waited);
@@ -335,42 +400,60 @@ std::vector<mesh::ProbeOutcome> ProbeClient::Round::run() {
     }
     std::vector<pollfd> polled;
     std::vector<std::size_t> polled_attempt;
+    std::vector<std::size_t> active;
     for (;;) {
         polled.clear();
         polled_attempt.clear();
+        active.clear();
         std::optional<Clock::time_point> next_deadline;
         for (std::size_t i = 0; i < attempts_.size(); ++i) {
             const Attempt& attempt = attempts_[i];
             if (attempt.stage == Stage::kDone) {
                 continue;
             }
-            const short events = attempt.stage == Stage::kReading ? POLLIN : POLLOUT;
-            polled.push_back(pollfd{attempt.fd.get(), events, 0});
-            polled_attempt.push_back(i);
-            if (!next_deadline || attempt.deadline < *next_deadline) {
-                next_deadline = attempt.deadline;
+            active.push_back(i);
+            if (attempt.stage == Stage::kConnecting) {
+                for (const Dial& dial : attempt.dials) {
+                    polled.push_back(pollfd{dial.fd.get(), POLLOUT, 0});
+                    polled_attempt.push_back(i);
+                }
+            } else {
+                const short events = attempt.stage == Stage::kReading ? POLLIN : POLLOUT;
+                polled.push_back(pollfd{attempt.fd.get(), events, 0});
+                polled_attempt.push_back(i);
+            }
+            const auto at = wake_at(attempt);
+            if (!next_deadline || at < *next_deadline) {
+                next_deadline = at;
             }
         }
-        if (polled.empty()) {
+        if (active.empty()) {
             break;
         }
         const int ready =
             poll(polled.data(), polled.size(), milliseconds_until(*next_deadline, Clock::now()));
         if (ready < 0 && errno != EINTR) {
             const std::string why = std::string("poll: ") + std::strerror(errno);
-            for (const std::size_t i : polled_attempt) {
+            for (const std::size_t i : active) {
+                attempts_[i].dials.clear();
                 fail(i, why);
             }
             break;
         }
         const auto now = Clock::now();
         for (std::size_t k = 0; ready > 0 && k < polled.size(); ++k) {
-            if (polled[k].revents != 0) {
-                on_ready(polled_attempt[k], polled[k].revents, now);
+            if (polled[k].revents == 0) {
+                continue;
+            }
+            const std::size_t i = polled_attempt[k];
+            if (attempts_[i].stage == Stage::kConnecting) {
+                on_dial_ready(i, polled[k].fd, polled[k].revents, now);
+            } else if (attempts_[i].fd.get() == polled[k].fd) {
+                on_ready(i, now);
             }
         }
-        for (const std::size_t i : polled_attempt) {
-            if (attempts_[i].stage != Stage::kDone && attempts_[i].deadline <= now) {
+        for (const std::size_t i : active) {
+            if (attempts_[i].stage != Stage::kDone && wake_at(attempts_[i]) <= now) {
                 on_deadline(i, now);
             }
         }

@@ -1,7 +1,9 @@
 // The mesh probe client: mesh::PeerProber over TCP, speaking the Go daemon's protocol to the
 // probe servers of the peers (tools/wgmesh/daemon/probe_server.h). Per peer one kept session
 // (a TCP connection reused probe after probe), dialled on first use, IPv6 mesh address first
-// and IPv4 when that dial fails; every socket is bound to the mesh interface
+// and IPv4 alongside when IPv6 has not connected within 250 ms (Happy Eyeballs, RFC 8305),
+// or at once when it fails: a dead peer costs one dial timeout per probe, not two, so that 8
+// failures and a failover take about 10 s. Every socket is bound to the mesh interface
 // (SO_BINDTODEVICE), so a probe never leaves through the underlay and proves the path
 // through WireGuard. Per dial, per write and per read mesh::kProbeTimeout (1.2 s); a probe
 // succeeds on the line "pong" (whitespace trimmed); the RTT runs from "ping\n" sent to the
@@ -15,9 +17,9 @@
 // ping and re-dialled in the same probe instead of costing a failure.
 //
 // All targets of one probe() run at once over nonblocking sockets in one poll loop on the
-// calling thread: a silent peer costs at most four timeouts (two dials, a write, a read)
-// of that call, and never delays the others' answers. Each probed peer holds one descriptor
-// while its session is kept.
+// calling thread: a silent peer costs at most three timeouts and the 250 ms (a dial, a
+// write, a read) of that call, and never delays the others' answers. Each probed peer holds one
+// descriptor while its session is kept.
 #pragma once
 
 #include <chrono>
