@@ -10,8 +10,8 @@
 
 #include "mesh/control_server.h"
 #include "mesh/terminal_text.h"
-#include "service/join_options.h"
 #include "tools/wgmesh/commands.h"
+#include "tools/wgmesh/control_socket_flag.h"
 #include "tools/wgmesh/flags.h"
 
 namespace wgmesh::cli {
@@ -20,25 +20,6 @@ namespace {
 const FlagSpec kInterfaceFlag{"interface", "IF", "the daemon's interface (selects its socket)"};
 const FlagSpec kSocketFlag{"socket", "PATH", "control socket (default /run/wgmesh/<IF>.sock)"};
 const FlagSpec kJsonFlag{"json", "", "print the daemon's answer as JSON"};
-
-std::filesystem::path socket_path(const Flags& flags) {
-    if (const auto path = flags.value("socket")) {
-        if (path->empty()) {
-            throw UsageError("--socket must not be empty");
-        }
-        return *path;
-    }
-    const auto interface = flags.value("interface");
-    if (!interface) {
-        throw UsageError("--interface IF (or --socket PATH) is required");
-    }
-    try {
-        service::require_interface_name(*interface);
-    } catch (const std::invalid_argument& e) {
-        throw UsageError(e.what());
-    }
-    return mesh::default_control_socket(*interface);
-}
 
 // The result of a successful call; otherwise prints why and returns nullopt.
 std::optional<nlohmann::json> call(const std::filesystem::path& socket, std::string method,
@@ -365,7 +346,7 @@ int peer_add(Args args) {
     if (flags.help_requested()) {
         return 0;
     }
-    const auto socket = socket_path(flags);
+    const auto socket = control_socket_path(flags);
     // The daemon validates every field (the peers file's rules) and says what is wrong.
     nlohmann::json peer = {{"wg_pubkey", required_pubkey(flags)}};
     const std::pair<const char*, const char*> fields[] = {{"endpoint", "endpoint"},
@@ -411,7 +392,7 @@ int peer_remove(Args args) {
     if (flags.help_requested()) {
         return 0;
     }
-    const auto socket = socket_path(flags);
+    const auto socket = control_socket_path(flags);
     const auto pubkey = required_pubkey(flags);
     const auto result = call(socket, "peer.remove", {{"wg_pubkey", pubkey}});
     if (!result) {
@@ -433,7 +414,7 @@ int show(Args args, std::string_view method, const char* usage,
     if (flags.help_requested()) {
         return 0;
     }
-    const auto result = call(socket_path(flags), std::string(method));
+    const auto result = call(control_socket_path(flags), std::string(method));
     if (!result) {
         return 1;
     }

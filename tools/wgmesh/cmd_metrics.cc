@@ -8,8 +8,8 @@
 
 #include "mesh/control_server.h"
 #include "mesh/terminal_text.h"
-#include "service/join_options.h"
 #include "tools/wgmesh/commands.h"
+#include "tools/wgmesh/control_socket_flag.h"
 #include "tools/wgmesh/flags.h"
 
 namespace wgmesh::cli {
@@ -19,25 +19,6 @@ constexpr const char* kUsage =
     "usage: wgmesh metrics --interface IF [--socket PATH]\n\n"
     "Prints the running daemon's metrics in the Prometheus text format (version 0.0.4),\n"
     "the same text `wgmesh join --metrics-file` writes after every cycle.\n";
-
-std::filesystem::path socket_path(const Flags& flags) {
-    if (const auto path = flags.value("socket")) {
-        if (path->empty()) {
-            throw UsageError("--socket must not be empty");
-        }
-        return *path;
-    }
-    const auto interface = flags.value("interface");
-    if (!interface) {
-        throw UsageError("--interface IF (or --socket PATH) is required");
-    }
-    try {
-        service::require_interface_name(*interface);
-    } catch (const std::invalid_argument& e) {
-        throw UsageError(e.what());
-    }
-    return mesh::default_control_socket(*interface);
-}
 
 // The exposition is printed as it came; a daemon's answer is still outside input, so it must
 // be UTF-8 text whose only control character is the newline.
@@ -110,7 +91,7 @@ int run_metrics(Args args) {
     if (!flags.positional().empty()) {
         throw UsageError("unexpected argument '" + flags.positional().front() + "'");
     }
-    const std::optional<std::string> text = fetch(socket_path(flags));
+    const std::optional<std::string> text = fetch(control_socket_path(flags));
     if (!text) {
         return 1;
     }
