@@ -107,7 +107,9 @@ active_us=$(unit_us ActiveEnterTimestampMonotonic)
 echo "exec ${exec_us}us, before the first cycle ${before_cycle_us}us, first cycle done ${cycle_us}us, active ${active_us}us"
 [ -n "$before_cycle_us" ] && [ -n "$cycle_us" ] && [ -n "$active_us" ] || fail "timestamps missing"
 [ "$active_us" -gt "$before_cycle_us" ] || fail "the unit was active before the daemon's first cycle"
-[ "$active_us" -ge "$cycle_us" ] || fail "the unit was active before the first cycle's end was logged"
+# Not asserted against cycle_us: journald stamps a stream line when it reads it, which may be
+# after PID 1 handled the READY=1 sent right after that line (4-10 ms apart when measured).
+# The line before the cycle leaves the whole first cycle as margin.
 
 step "the full sandbox, kernel WireGuard"
 main_pid=$(systemctl show -P MainPID $unit)
