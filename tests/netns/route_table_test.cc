@@ -400,6 +400,18 @@ TEST_F(RouteTableTest, GatewaysOnAPointToPointDeviceAreOnLink) {
         << local.failures[0].message;
 }
 
+// A route as restore_prefix_routes() must reproduce it: without the "linkdown" flag, which
+// is the nexthop's state, not the route's. The kernel sets it when the link's carrier loss
+// reaches the FIB (through linkwatch, up to a second later; under QEMU's TCG a route made
+// right after the address may still lack it while one made later has it).
+nlohmann::json without_link_state(nlohmann::json route) {
+    if (route.contains("flags")) {
+        auto& flags = route["flags"];
+        flags.erase(std::remove(flags.begin(), flags.end(), "linkdown"), flags.end());
+    }
+    return route;
+}
+
 TEST_F(RouteTableTest, RestoresTheKernelPrefixRouteOfListedNetworksOnly) {
     if (!add_tun(*ns_, "t0", "10.5.0.1/16", "fd05::1/64")) {
         GTEST_SKIP() << "no TUN devices in this kernel (ip tuntap add failed)";
@@ -430,11 +442,11 @@ TEST_F(RouteTableTest, RestoresTheKernelPrefixRouteOfListedNetworksOnly) {
     // Exactly as the kernel had made them, and nothing for the other address.
     const auto v4 = routes_of(*ns_, "-4", "t0");
     ASSERT_NE(find_route(v4, "10.5.0.0/16"), nullptr) << v4.dump();
-    EXPECT_EQ(*find_route(v4, "10.5.0.0/16"), original_v4);
+    EXPECT_EQ(without_link_state(*find_route(v4, "10.5.0.0/16")), without_link_state(original_v4));
     EXPECT_EQ(find_route(v4, "10.8.0.0/16"), nullptr) << v4.dump();
     const auto v6 = routes_of(*ns_, "-6", "t0");
     ASSERT_NE(find_route(v6, "fd05::/64"), nullptr) << v6.dump();
-    EXPECT_EQ(*find_route(v6, "fd05::/64"), original_v6);
+    EXPECT_EQ(without_link_state(*find_route(v6, "fd05::/64")), without_link_state(original_v6));
 
     // And the address still takes its route with it.
     ns_->exec_checked({"ip", "addr", "del", "10.5.0.1/16", "dev", "t0"});
