@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <bit>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -111,14 +112,20 @@ bool Key::is_zero() const {
 }
 
 bool Key::operator<(const Key& other) const {
-    for (std::size_t i = 0; i < kBase64Digits; ++i) {
-        const auto mine = digit_rank(bytes_, i);
-        const auto theirs = digit_rank(other.bytes_, i);
-        if (mine != theirs) {
-            return mine < theirs;
-        }
+    // The digits before the one holding the first differing bit are equal, so that digit
+    // alone decides: one byte scan and two lookups instead of 43 digit ranks per comparison
+    // (std::map<Key> lookups compare equal keys to the end).
+    std::size_t byte = 0;
+    while (byte < kSize && bytes_[byte] == other.bytes_[byte]) {
+        ++byte;
     }
-    return false;
+    if (byte == kSize) {
+        return false;
+    }
+    const auto differing = static_cast<std::uint8_t>(bytes_[byte] ^ other.bytes_[byte]);
+    const std::size_t digit =
+        (byte * 8 + static_cast<std::size_t>(std::countl_zero(differing))) / 6;
+    return digit_rank(bytes_, digit) < digit_rank(other.bytes_, digit);
 }
 
 bool Key::operator==(const Key& other) const {

@@ -138,6 +138,20 @@ TEST(Key, OrderingIsExactlyTheBase64TextOrdering) {
             }
         }
     }
+    // Keys that share a prefix of every length and differ everywhere after it: the first
+    // differing digit decides, whatever the digits after it hold.
+    for (std::size_t shared = 1; shared < 43; ++shared) {
+        for (std::size_t j = 1; j < 40; ++j) {
+            std::string text_a = keys[j].to_base64();
+            std::string text_b = keys[j + 1].to_base64();
+            text_a.replace(0, shared, base, 0, shared);
+            text_b.replace(0, shared, base, 0, shared);
+            const auto a = Key::parse(text_a);
+            const auto b = Key::parse(text_b);
+            ASSERT_TRUE(a && b) << text_a << " " << text_b;
+            EXPECT_TRUE(agrees(*a, *b)) << text_a << " " << text_b;
+        }
+    }
     EXPECT_FALSE(keys[0] < keys[0]);
 }
 
