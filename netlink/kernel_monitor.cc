@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <linux/if.h>
+#include <linux/netconf.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -30,8 +31,9 @@ namespace {
 // stopped or resumed passing traffic.
 constexpr unsigned kTrackedLinkFlags = IFF_UP | IFF_RUNNING | IFF_LOWER_UP;
 
-constexpr unsigned kRouteGroups[] = {RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV4_IFADDR,
-                                     RTNLGRP_IPV6_IFADDR, RTNLGRP_LINK};
+constexpr unsigned kRouteGroups[] = {RTNLGRP_IPV4_ROUTE,  RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV4_IFADDR,
+                                     RTNLGRP_IPV6_IFADDR, RTNLGRP_LINK,       RTNLGRP_IPV4_NETCONF,
+                                     RTNLGRP_IPV6_NETCONF};
 
 // The kernel's datagrams are at most 32 KiB (netlink max_recvmsg_len) in practice; a larger
 // one is truncated and reported as an overrun.
@@ -230,6 +232,43 @@ bool link_changed(const nlmsghdr& message, ResolvedScope& scope) {
     return false;
 }
 
+// Whether a netconf notification reports a forwarding or rp_filter change of "all" or of our
+// interface. The kernel sends one per changed setting and device (writing ip_forward sends
+// "all", "default" and every device), carrying NETCONFA_IFINDEX and the changed attribute;
+// a device's (re)registration sends all of them. RTM_DELNETCONF carries the index alone:
+// our interface's removal is a link event. Every attribute read must be exactly one 32-bit
+// value, else the whole message is ignored.
+bool netconf_relevant(const nlmsghdr& message, const ResolvedScope& scope) {
+    if (message.nlmsg_len < NLMSG_LENGTH(sizeof(netconfmsg))) {
+        return false;
+    }
+    const auto& header = *static_cast<const netconfmsg*>(mnl_nlmsg_get_payload(&message));
+    if (header.ncm_family != AF_INET && header.ncm_family != AF_INET6) {
+        return false;
+    }
+    std::optional<std::int32_t> ifindex;
+    bool sysctl_changed = false;
+    bool malformed = false;
+    for_each_attribute(message, sizeof(netconfmsg), [&](const nlattr& a) {
+        const auto type = mnl_attr_get_type(&a);
+        if (type != NETCONFA_IFINDEX && type != NETCONFA_FORWARDING && type != NETCONFA_RP_FILTER) {
+            return;
+        }
+        // Exactly four bytes (mnl_attr_validate accepts longer payloads).
+        if (mnl_attr_get_payload_len(&a) != sizeof(std::int32_t)) {
+            malformed = true;
+        } else if (type == NETCONFA_IFINDEX) {
+            ifindex = static_cast<std::int32_t>(mnl_attr_get_u32(&a));
+        } else {
+            sysctl_changed = true;
+        }
+    });
+    if (malformed || !ifindex || !sysctl_changed) {
+        return false;
+    }
+    return *ifindex == NETCONFA_IFINDEX_ALL || (scope.ifindex != 0 && *ifindex == scope.ifindex);
+}
+
 bool nft_object_message(std::uint8_t type) {
     switch (type) {
         case NFT_MSG_NEWTABLE:
@@ -252,7 +291,24 @@ bool nft_object_message(std::uint8_t type) {
     }
 }
 
-enum class NftTouch { kNothing, kTable, kForwardAccept };
+// Tables, chains and rules decide verdicts on the forward hook; sets, their elements,
+// stateful objects and flowtables change far more often (a blocklist) and are not looked at.
+bool nft_ruleset_message(std::uint8_t type) {
+    switch (type) {
+        case NFT_MSG_NEWTABLE:
+        case NFT_MSG_DELTABLE:
+        case NFT_MSG_NEWCHAIN:
+        case NFT_MSG_DELCHAIN:
+        case NFT_MSG_NEWRULE:
+        case NFT_MSG_DELRULE:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// kForeignRules: a table, chain or rule outside our table, not where our accept lives.
+enum class NftTouch { kNothing, kTable, kForwardAccept, kForeignRules };
 
 NftTouch nft_message_touch(const nlmsghdr& message, std::uint8_t type, std::uint8_t family,
                            const OwnedScope& scope) {
@@ -276,17 +332,17 @@ NftTouch nft_message_touch(const nlmsghdr& message, std::uint8_t type, std::uint
     if (!table) {
         return NftTouch::kNothing;
     }
-    if (family == NFPROTO_INET) {
-        return !scope.nft_table.empty() && *table == scope.nft_table ? NftTouch::kTable
-                                                                     : NftTouch::kNothing;
+    if (family == NFPROTO_INET && !scope.nft_table.empty() && *table == scope.nft_table) {
+        return NftTouch::kTable;
     }
     // Where our tagged accept lives: a rule deleted there may be ours (the notification does
     // not say whose), and a FORWARD chain created or deleted needs the accept (re)considered.
-    return (family == NFPROTO_IPV4 || family == NFPROTO_IPV6) && *table == kFilterTable &&
-                   chain == kForwardChain &&
-                   (type == NFT_MSG_DELRULE || type == NFT_MSG_NEWCHAIN || type == NFT_MSG_DELCHAIN)
-               ? NftTouch::kForwardAccept
-               : NftTouch::kNothing;
+    if ((family == NFPROTO_IPV4 || family == NFPROTO_IPV6) && *table == kFilterTable &&
+        chain == kForwardChain &&
+        (type == NFT_MSG_DELRULE || type == NFT_MSG_NEWCHAIN || type == NFT_MSG_DELCHAIN)) {
+        return NftTouch::kForwardAccept;
+    }
+    return nft_ruleset_message(type) ? NftTouch::kForeignRules : NftTouch::kNothing;
 }
 
 std::optional<std::uint32_t> generation_pid(const nlmsghdr& message) {
@@ -317,6 +373,8 @@ KernelEvents& KernelEvents::operator|=(const KernelEvents& other) {
     link |= other.link;
     nft_table |= other.nft_table;
     forward_accept |= other.forward_accept;
+    forwarding_sysctl |= other.forwarding_sysctl;
+    foreign_nft_rules |= other.foreign_nft_rules;
     messages += other.messages;
     relevant += other.relevant;
     return *this;
@@ -348,6 +406,11 @@ void classify_rtnetlink(std::span<const std::uint8_t> datagram, ResolvedScope& s
                 category = &events.link;
                 relevant = link_changed(message, scope);  // updates the scope even when own
                 break;
+            case RTM_NEWNETCONF:
+            case RTM_DELNETCONF:
+                category = &events.forwarding_sysctl;
+                relevant = netconf_relevant(message, scope);
+                break;
             default:
                 return;
         }
@@ -373,11 +436,14 @@ void classify_nftables(std::span<const std::uint8_t> datagram, const OwnedScope&
             // Ends a transaction: the kernel sends its object events first, then this
             // (nf_tables_commit, verified on Linux 6.18). Ownership is only looked up when
             // it matters.
-            if (transaction.table + transaction.forward_accept > 0 &&
+            if (transaction.table + transaction.forward_accept + transaction.foreign_rules > 0 &&
                 !(is_own_transaction &&
                   is_own_transaction(message.nlmsg_pid, generation_pid(message).value_or(0)))) {
                 events.nft_table |= transaction.table > 0;
                 events.forward_accept |= transaction.forward_accept > 0;
+                // Our accept's chain is a foreign chain on the forward hook as well.
+                events.foreign_nft_rules |=
+                    transaction.forward_accept + transaction.foreign_rules > 0;
                 events.relevant += transaction.table + transaction.forward_accept;
             }
             transaction = {};
@@ -389,6 +455,9 @@ void classify_nftables(std::span<const std::uint8_t> datagram, const OwnedScope&
                 break;
             case NftTouch::kForwardAccept:
                 ++transaction.forward_accept;
+                break;
+            case NftTouch::kForeignRules:
+                ++transaction.foreign_rules;
                 break;
             case NftTouch::kNothing:
                 break;

@@ -2,11 +2,11 @@
 // holds its routes, addresses, link and forwarding rules instead of only polling them, and
 // schedules a debounced repair as soon as something it owns is removed or changed.
 //
-// KernelMonitor subscribes to rtnetlink (IPv4/IPv6 routes and addresses, links) and to the
-// nf_tables events, behind ONE pollable fd for the daemon's poll loop; drain() reads what is
-// pending without blocking and returns a classified summary. The classification itself is a
-// pair of pure functions over received datagrams, so it is unit-tested and fuzzed without
-// privileges.
+// KernelMonitor subscribes to rtnetlink (IPv4/IPv6 routes and addresses, links, IPv4/IPv6
+// netconf: the forwarding and rp_filter sysctls) and to the nf_tables events, behind ONE pollable
+// fd for the daemon's poll loop; drain() reads what is pending without blocking and returns a
+// classified summary. The classification itself is a pair of pure functions over received
+// datagrams, so it is unit-tested and fuzzed without privileges.
 //
 // Our own writes do not count:
 //  - rtnetlink notifications carry the requester's port id in nlmsg_pid; those of every
@@ -22,7 +22,11 @@
 // port id 0, so deleting one of our IPv6 addresses ourselves is reported like anyone's; link
 // notifications carry port id 0 as well, so our own link changes are reported too. Both cost
 // one repair that finds nothing to do, never a loop (adding an address or setting a link up
-// again is not reported as a change of our state by anyone but the kernel).
+// again is not reported as a change of our state by anyone but the kernel). Netconf
+// notifications (a forwarding or rp_filter sysctl changed) carry port id 0 too, and our own
+// write of net.ipv4.ip_forward goes through /proc/sys, not netlink: it is reported like
+// anyone's, and costs one repair that finds ip_forward already on and writes nothing
+// (ensure_sysctl writes only a differing value, and the kernel notifies only a change).
 #pragma once
 
 #include <cstddef>
@@ -67,11 +71,22 @@ struct KernelEvents {
     // A rule was deleted from (or a chain created or deleted as) an "ip"/"ip6" "filter"
     // table's "FORWARD" chain, where our tagged accept lives (Docker's policy-drop chain).
     bool forward_accept = false;
+    // A forwarding sysctl changed (RTM_NEWNETCONF/RTM_DELNETCONF): IPv4 or IPv6 forwarding
+    // of "all" (net.ipv4.ip_forward is conf/all/forwarding) or of our interface, or rp_filter
+    // of "all" or of our interface. The forwarding apply turns ip_forward back on.
+    bool forwarding_sysctl = false;
+    // Not owned state, only what the forwarding-path check reads: someone else changed a
+    // table, chain or rule outside our table (any family; sets, their elements and stateful
+    // objects do not count). The nf_tables events do not name a chain's hook, so every such
+    // change may have touched a chain on the forward hook. Not counted in `relevant`.
+    bool foreign_nft_rules = false;
     std::size_t messages = 0;  // notifications read
     std::size_t relevant = 0;  // of which touched owned state
 
+    // Whether owned state may have changed (foreign_nft_rules does not count).
     bool any() const {
-        return overrun || routes || addresses || link || nft_table || forward_accept;
+        return overrun || routes || addresses || link || nft_table || forward_accept ||
+               forwarding_sysctl;
     }
     KernelEvents& operator|=(const KernelEvents& other);
 };
@@ -91,8 +106,9 @@ using IdPredicate = std::function<bool(std::uint32_t)>;
 // (NFTA_GEN_PROC_PID; 0 when the kernel did not send it).
 using TransactionPredicate = std::function<bool(std::uint32_t port_id, std::uint32_t pid)>;
 
-// Classifies the rtnetlink notifications of one datagram into `events`. Link messages keep
-// `scope` current (ifindex on re-creation or deletion, flags) even when they come from us.
+// Classifies the rtnetlink notifications of one datagram (netconf ones too) into `events`.
+// Link messages keep `scope` current (ifindex on re-creation or deletion, flags) even when
+// they come from us.
 // Any byte sequence is accepted: malformed messages are skipped, never trusted.
 void classify_rtnetlink(std::span<const std::uint8_t> datagram, ResolvedScope& scope,
                         const IdPredicate& is_own_port, KernelEvents& events);
@@ -102,6 +118,7 @@ struct NftTransaction {
     // Relevant messages seen since the last NEWGEN, by what they touch.
     std::size_t table = 0;           // our inet table
     std::size_t forward_accept = 0;  // a foreign FORWARD chain
+    std::size_t foreign_rules = 0;   // a table, chain or rule outside our table
 };
 
 // Classifies the nf_tables notifications of one datagram into `events`; a transaction's

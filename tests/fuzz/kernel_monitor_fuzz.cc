@@ -1,5 +1,6 @@
 // Kernel notifications as the monitor classifies them: the input is cut into two datagrams
-// (so nf_tables transactions span reads), and each goes through both classifiers. Besides
+// (so nf_tables transactions span reads), and each goes through both classifiers (the
+// rtnetlink one takes netconf notifications too, as the monitor's socket does). Besides
 // memory safety, the summary must be consistent: a relevant message always raises a flag,
 // and never more are relevant than were read.
 #include <cstdint>
@@ -16,7 +17,7 @@ using wgmesh::netlink::KernelEvents;
 
 void check(const KernelEvents& events) {
     const bool flagged = events.routes || events.addresses || events.link || events.nft_table ||
-                         events.forward_accept;
+                         events.forward_accept || events.forwarding_sysctl;
     if (events.relevant > events.messages || (events.relevant > 0) != flagged) {
         std::abort();
     }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <linux/if.h>
+#include <linux/netconf.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -15,6 +16,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace wgmesh::netlink {
@@ -137,6 +139,20 @@ void add_generation(Datagram& d, std::uint32_t pid, std::uint32_t port = kSomeon
     mnl_attr_put_u32(message, NFTA_GEN_ID, htonl(12));
     mnl_attr_put_u32(message, NFTA_GEN_PROC_PID, htonl(pid));
     mnl_attr_put_strz(message, NFTA_GEN_PROC_NAME, "nft");
+    d.seal();
+}
+
+// A netconf notification as the kernel sends it for one changed setting: the device's index
+// and the setting (inet_netconf_notify_devconf); pid 0, as always.
+void add_netconf(Datagram& d, std::uint8_t family, int index, std::uint16_t setting,
+                 std::uint16_t type = RTM_NEWNETCONF) {
+    void* extra = nullptr;
+    nlmsghdr* message = d.add(type, 0, 0, sizeof(netconfmsg), &extra);
+    static_cast<netconfmsg*>(extra)->ncm_family = family;
+    mnl_attr_put_u32(message, NETCONFA_IFINDEX, static_cast<std::uint32_t>(index));
+    if (setting != 0) {
+        mnl_attr_put_u32(message, setting, 0);
+    }
     d.seal();
 }
 
@@ -454,6 +470,123 @@ TEST(KernelMonitorClassify, NewGenerationWithoutPidIsForeign) {
         nft(d, transaction, [](std::uint32_t, std::uint32_t pid) { return pid != 0; }).nft_table);
 }
 
+TEST(KernelMonitorClassify, ForwardingSysctlsOfAllOrOurInterface) {
+    // ip_forward is conf/all/forwarding; rp_filter of "all" or ours decides reverse-path drops.
+    for (const auto& [family, index, setting] :
+         {std::tuple{AF_INET, NETCONFA_IFINDEX_ALL, NETCONFA_FORWARDING},
+          std::tuple{AF_INET, kOurIndex, NETCONFA_FORWARDING},
+          std::tuple{AF_INET, NETCONFA_IFINDEX_ALL, NETCONFA_RP_FILTER},
+          std::tuple{AF_INET, kOurIndex, NETCONFA_RP_FILTER},
+          std::tuple{AF_INET6, NETCONFA_IFINDEX_ALL, NETCONFA_FORWARDING},
+          std::tuple{AF_INET6, kOurIndex, NETCONFA_FORWARDING}}) {
+        Datagram d;
+        add_netconf(d, static_cast<std::uint8_t>(family), index,
+                    static_cast<std::uint16_t>(setting));
+        const auto events = rt(d);
+        EXPECT_TRUE(events.forwarding_sysctl) << family << " " << index << " " << setting;
+        EXPECT_EQ(events.relevant, 1u);
+        EXPECT_FALSE(events.routes || events.addresses || events.link);
+    }
+    // "all" needs no interface of ours.
+    ResolvedScope gone = scope();
+    gone.ifindex = 0;
+    Datagram all;
+    add_netconf(all, AF_INET, NETCONFA_IFINDEX_ALL, NETCONFA_FORWARDING);
+    EXPECT_TRUE(rt(all, gone).forwarding_sysctl);
+}
+
+TEST(KernelMonitorClassify, OtherNetconfNotificationsAreNotRelevant) {
+    Datagram d;
+    // Writing ip_forward also reports "default" and every other device.
+    add_netconf(d, AF_INET, NETCONFA_IFINDEX_DEFAULT, NETCONFA_FORWARDING);
+    add_netconf(d, AF_INET, kOurIndex + 1, NETCONFA_FORWARDING);
+    add_netconf(d, AF_INET, kOurIndex + 1, NETCONFA_RP_FILTER);
+    // Settings the forwarding path does not depend on.
+    add_netconf(d, AF_INET, NETCONFA_IFINDEX_ALL, NETCONFA_MC_FORWARDING);
+    add_netconf(d, AF_INET, kOurIndex, NETCONFA_PROXY_NEIGH);
+    add_netconf(d, AF_INET6, NETCONFA_IFINDEX_ALL, NETCONFA_IGNORE_ROUTES_WITH_LINKDOWN);
+    // A device going away: its index alone (our link's removal is a link event).
+    add_netconf(d, AF_INET, kOurIndex, 0, RTM_DELNETCONF);
+    // Another family.
+    add_netconf(d, AF_MPLS, NETCONFA_IFINDEX_ALL, NETCONFA_FORWARDING);
+    const auto events = rt(d);
+    EXPECT_EQ(events.messages, 8u);
+    EXPECT_EQ(events.relevant, 0u);
+    EXPECT_FALSE(events.any());
+}
+
+TEST(KernelMonitorClassify, MalformedNetconfIsIgnored) {
+    const auto netconf = [](std::uint16_t length_of_index, std::uint16_t length_of_setting,
+                            bool with_index) {
+        Datagram d;
+        void* extra = nullptr;
+        nlmsghdr* message = d.add(RTM_NEWNETCONF, 0, 0, sizeof(netconfmsg), &extra);
+        static_cast<netconfmsg*>(extra)->ncm_family = AF_INET;
+        const std::uint64_t all = static_cast<std::uint32_t>(NETCONFA_IFINDEX_ALL);
+        if (with_index) {
+            mnl_attr_put(message, NETCONFA_IFINDEX, length_of_index, &all);
+        }
+        const std::uint64_t off = 0;
+        mnl_attr_put(message, NETCONFA_FORWARDING, length_of_setting, &off);
+        d.seal();
+        return rt(d);
+    };
+    EXPECT_TRUE(netconf(4, 4, true).forwarding_sysctl) << "well-formed";
+    EXPECT_FALSE(netconf(2, 4, true).any()) << "short index";
+    EXPECT_FALSE(netconf(8, 4, true).any()) << "long index";
+    EXPECT_FALSE(netconf(4, 2, true).any()) << "short setting";
+    EXPECT_FALSE(netconf(4, 8, true).any()) << "long setting";
+    EXPECT_FALSE(netconf(4, 4, false).any()) << "no index: whose setting?";
+
+    // Shorter than its family header.
+    std::vector<std::uint32_t> words(4, 0);
+    auto* header = reinterpret_cast<nlmsghdr*>(words.data());
+    header->nlmsg_len = NLMSG_HDRLEN;
+    header->nlmsg_type = RTM_NEWNETCONF;
+    ResolvedScope s = scope();
+    KernelEvents events;
+    classify_rtnetlink({reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4}, s,
+                       nobody_is_us, events);
+    EXPECT_FALSE(events.any());
+}
+
+TEST(KernelMonitorClassify, ForeignRulesAnywhereAreFlaggedForTheForwardingPathCheck) {
+    for (const auto& [type, family, table, chain] :
+         {std::tuple{NFT_MSG_NEWCHAIN, NFPROTO_INET, "fw", "forward"},     // a policy-drop chain
+          std::tuple{NFT_MSG_NEWRULE, NFPROTO_IPV4, "filter", "FORWARD"},  // Docker's rules
+          std::tuple{NFT_MSG_DELRULE, NFPROTO_IPV6, "filter", "DOCKER"},
+          std::tuple{NFT_MSG_DELTABLE, NFPROTO_BRIDGE, "br", ""},
+          std::tuple{NFT_MSG_DELRULE, NFPROTO_IPV4, "filter", "FORWARD"}}) {
+        Datagram d;
+        add_nft(d, static_cast<std::uint8_t>(type), static_cast<std::uint8_t>(family), table,
+                chain);
+        add_generation(d, kSomeone);
+        const auto events = nft(d);
+        EXPECT_TRUE(events.foreign_nft_rules) << table << " " << chain;
+        EXPECT_FALSE(events.nft_table);
+    }
+    // Sets and their elements change often (blocklists) and are not looked at; our own
+    // transactions and our own table are not foreign.
+    Datagram elements;
+    add_nft(elements, NFT_MSG_NEWSETELEM, NFPROTO_INET, "crowdsec");
+    add_nft(elements, NFT_MSG_NEWSET, NFPROTO_INET, "crowdsec");
+    add_generation(elements, kSomeone);
+    EXPECT_FALSE(nft(elements).foreign_nft_rules);
+    Datagram ours;
+    add_nft(ours, NFT_MSG_NEWCHAIN, NFPROTO_INET, "fw", "forward");
+    add_generation(ours, 777);
+    NftTransaction transaction;
+    EXPECT_FALSE(nft(ours, transaction, [](std::uint32_t, std::uint32_t pid) {
+                     return pid == 777;
+                 }).foreign_nft_rules);
+    Datagram own_table;
+    add_nft(own_table, NFT_MSG_DELRULE, NFPROTO_INET, "wgmesh-w0", "forward");
+    add_generation(own_table, kSomeone);
+    const auto events = nft(own_table);
+    EXPECT_TRUE(events.nft_table);
+    EXPECT_FALSE(events.foreign_nft_rules);
+}
+
 TEST(KernelMonitorClassify, GarbageAndTruncatedInputIsSkipped) {
     ResolvedScope s = scope();
     NftTransaction transaction;
@@ -501,7 +634,8 @@ TEST(KernelMonitorClassify, GarbageAndTruncatedInputIsSkipped) {
         classify_nftables(std::span(noise).subspan(round % 2), s.owned, transaction,
                           no_transaction_is_ours, events);
     }
-    EXPECT_FALSE(events.routes || events.addresses || events.nft_table || events.forward_accept);
+    EXPECT_FALSE(events.routes || events.addresses || events.nft_table || events.forward_accept ||
+                 events.forwarding_sysctl);
 }
 
 TEST(KernelMonitorPortIds, EveryNetlinkSocketOfThisProcessIsOursUntilShortlyAfterClosing) {
