@@ -59,7 +59,7 @@ struct PeerMetrics {
 
 // External changes to one kind of owned kernel state and the repairs that put it back.
 // `kind` is the name `status --json` uses under kernel.drift ("route", "address",
-// "forwarding", "link").
+// "nft_table", "forward_accept", "link", "wireguard_peer", "ip_forward").
 struct DriftMetrics {
     std::string kind;
     std::uint64_t events = 0;

@@ -282,7 +282,7 @@ void Reconciler::verify_forwarding(CycleReport& report) {
     }
     report.verified.forwarding = true;
     try {
-        forwarding_.ensure();
+        report.ip_forward_restored = forwarding_.ensure().ip_forward_restored;
         unverified_.forwarding = false;
     } catch (const std::exception& e) {
         report.errors.push_back(std::string("ensuring forwarding: ") + e.what());

@@ -89,6 +89,8 @@ struct CycleReport {
     // endpoints alone (WireGuard roams them itself): WireGuard sends no notifications, so
     // this is found by the cycle's comparison, not by an event.
     std::size_t wireguard_peers_restored = 0;
+    // ip_forward found switched off by someone and turned back on (ForwardingEnsured).
+    bool ip_forward_restored = false;
     std::vector<std::string> errors;  // one line per failed step or route
 
     bool ok() const { return errors.empty(); }

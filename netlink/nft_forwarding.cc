@@ -14,11 +14,14 @@ NftForwarding::NftForwarding(std::string interface_name, NftForwardingOptions op
       options_(std::move(options)),
       nft_(NftContext::Output::kJson) {}
 
-void NftForwarding::ensure() {
-    ensure_ipv4_forwarding(options_.proc_sys);
+ForwardingEnsured NftForwarding::ensure() {
+    ForwardingEnsured ensured;
+    ensured.ip_forward_restored = ensure_ipv4_forwarding(options_.proc_sys) && ip_forward_set_;
+    ip_forward_set_ = true;
     ensure_own_table();
     const NftListing chains = patch_foreign_chains();
     warn_about(chains);
+    return ensured;
 }
 
 void NftForwarding::remove() {

@@ -52,7 +52,7 @@ class NftForwarding : public Forwarding {
     // Idempotent. Throws std::runtime_error with nft's error text when our table cannot be
     // put in place, or (after our table is in place) when a foreign FORWARD chain cannot be
     // patched.
-    void ensure() override;
+    ForwardingEnsured ensure() override;
     // Deletes our table and our tagged rules in foreign chains in one transaction. Leaves
     // ip_forward on: other services may rely on it, and we cannot know who turned it on.
     void remove() override;
@@ -74,6 +74,7 @@ class NftForwarding : public Forwarding {
     NftContext nft_;
     std::vector<std::string> warnings_;
     std::set<std::string> warned_;
+    bool ip_forward_set_ = false;  // an earlier ensure() had ip_forward on
 };
 
 }  // namespace wgmesh::netlink

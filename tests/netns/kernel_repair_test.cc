@@ -1,9 +1,9 @@
 // The kernel monitor's repairs with the real daemon (SPEC 8): routes, the mesh addresses, our
-// nft table and our tagged FORWARD accept removed by someone else come back through the event
-// path alone. Every daemon here runs with --reconcile-interval 3600s --resync-interval 3600s,
-// so no cycle or backstop resync can do the repair within a test's bounds; the polling
-// baseline (--no-kernel-monitor) is shown to wait for its cycle. Assertions read the kernel
-// back (ip -j, nft -j) or the control socket's status, never the daemon's log.
+// nft table, our tagged FORWARD accept and ip_forward removed or switched off by someone else
+// come back through the event path alone. Every daemon here runs with --reconcile-interval 3600s
+// --resync-interval 3600s, so no cycle or backstop resync can do the repair within a test's bounds;
+// the polling baseline (--no-kernel-monitor) is shown to wait for its cycle. Assertions read the
+// kernel back (ip -j, nft -j) or the control socket's status, never the daemon's log.
 #include <signal.h>
 #include <unistd.h>
 
@@ -36,8 +36,8 @@ constexpr std::size_t kQuietCycles = 20;
 // per removal past the threshold) stays within seconds.
 constexpr int kFightDeletions = 12;
 constexpr std::size_t kFightThreshold = 5;
-const std::vector<std::string> kDriftKinds = {"route",          "address", "nft_table",
-                                              "forward_accept", "link",    "wireguard_peer"};
+const std::vector<std::string> kDriftKinds = {
+    "route", "address", "nft_table", "forward_accept", "link", "wireguard_peer", "ip_forward"};
 
 // The mesh addresses as "address/length", as `ip addr del` takes them.
 std::string mesh_v4(const Node& node) {
@@ -75,6 +75,10 @@ std::vector<std::int64_t> tagged_forward_handles(const Node& node) {
         }
     }
     return handles;
+}
+
+std::string ip_forward(const Node& node) {
+    return node.ns().exec({"cat", "/proc/sys/net/ipv4/ip_forward"}).out;
 }
 
 // Our table with its one rule, the tagged relay accept.
@@ -269,6 +273,34 @@ TEST(KernelRepair, DeletedTaggedForwardAcceptIsPutBackOnce) {
     // Once the repair is counted it has finished: exactly one accept, and our table whole.
     EXPECT_EQ(tagged_forward_handles(node).size(), 1u) << mesh.describe();
     EXPECT_TRUE(own_table_whole(node)) << mesh.describe();
+}
+
+TEST(KernelRepair, IpForwardSwitchedOffIsTurnedBackOn) {
+    WGMESH_REQUIRE_DAEMON_SCENARIOS();
+    RepairMesh mesh;
+    ASSERT_NO_FATAL_FAILURE(mesh.start_and_converge(kEventsOnly));
+    const auto& node = mesh.node;
+    ASSERT_TRUE(eventually([&] { return ip_forward(node) == "1\n"; }, kOneCycle))
+        << ip_forward(node);
+
+    {
+        Paused held(mesh.node);
+        node.ns().exec_checked({"sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward"});
+        ASSERT_EQ(ip_forward(node), "0\n");
+    }
+    // Only the netconf notification can bring it back: the cycle and the resync are an hour
+    // away.
+    EXPECT_TRUE(eventually(
+        [&] { return ip_forward(node) == "1\n" && mesh.drift("ip_forward", "repairs") >= 1; },
+        kOneCycle))
+        << "ip_forward is " << ip_forward(node) << mesh.kernel_status().dump(2) << node.log_text();
+    // Our own write is notified too; its repair finds ip_forward on and counts nothing.
+    EXPECT_EQ(mesh.drift("ip_forward", "repairs"), 1u) << mesh.kernel_status().dump(2);
+    EXPECT_EQ(mesh.drift("ip_forward", "events"), 1u) << mesh.kernel_status().dump(2);
+    const auto kernel = mesh.kernel_status();
+    EXPECT_TRUE(kernel["drift"]["ip_forward"]["last_time_to_repair_ms"].is_number())
+        << kernel.dump(2);
+    EXPECT_TRUE(mesh.whole()) << mesh.describe();
 }
 
 TEST(KernelRepair, WireGuardPeerRemovedByHandIsPutBackByTheNextCycle) {

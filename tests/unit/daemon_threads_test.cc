@@ -38,7 +38,7 @@ class NullRoutes : public netlink::RouteTable {
 };
 class NullForwarding : public netlink::Forwarding {
   public:
-    void ensure() override {}
+    netlink::ForwardingEnsured ensure() override { return {}; }
     void remove() override {}
 };
 class NullAddresses : public netlink::AddressSet {

@@ -44,7 +44,7 @@ class RecordingRoutes : public netlink::RouteTable {
 };
 class NullForwarding : public netlink::Forwarding {
   public:
-    void ensure() override {}
+    netlink::ForwardingEnsured ensure() override { return {}; }
     void remove() override {}
 };
 class NullAddresses : public netlink::AddressSet {

@@ -65,15 +65,17 @@ class FakeRouteTable : public netlink::RouteTable {
 
 class FakeForwarding : public netlink::Forwarding {
   public:
-    void ensure() override {
+    netlink::ForwardingEnsured ensure() override {
         ++ensured;
         if (fail) {
             throw std::runtime_error("nft: Operation not permitted");
         }
+        return {.ip_forward_restored = restore_ip_forward};
     }
     void remove() override {}
     int ensured = 0;
     bool fail = false;
+    bool restore_ip_forward = false;
 };
 
 class FakeAddressSet : public netlink::AddressSet {

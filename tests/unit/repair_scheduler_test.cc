@@ -192,5 +192,47 @@ TEST(RepairScheduler, WireGuardPeersACycleFoundChangedAreCountedWithoutTimeToRep
     EXPECT_EQ(peers.repairs, 1u) << "a cycle that found nothing counts nothing";
 }
 
+TEST(RepairScheduler, ForwardingSysctlChangeReappliesForwardingAndCountsOnlyARealRestore) {
+    RepairScheduler scheduler(kSettings);
+    netlink::KernelEvents events;
+    events.forwarding_sysctl = true;
+    events.relevant = 1;
+    scheduler.note(events, kT0, kWall);
+    ASSERT_TRUE(scheduler.due());
+    EXPECT_EQ(*scheduler.due(), kT0 + 20ms);
+    auto repair = scheduler.begin(kT0 + 20ms);
+    EXPECT_EQ(repair.state, mesh::OwnedState{.forwarding = true});
+    // Someone switched ip_forward off: the forwarding apply found it off and turned it on.
+    mesh::CycleReport restored;
+    restored.verified.forwarding = true;
+    restored.ip_forward_restored = true;
+    scheduler.finish(repair, restored, kT0 + 31ms, kWall);
+    auto ip_forward = scheduler.report().kinds[static_cast<std::size_t>(DriftKind::kIpForward)];
+    EXPECT_EQ(ip_forward.events, 1u);
+    EXPECT_EQ(ip_forward.repairs, 1u);
+    EXPECT_EQ(ip_forward.last_time_to_repair, 31ms) << "timed from the notification";
+    EXPECT_STREQ(drift_kind_name(DriftKind::kIpForward), "ip_forward");
+
+    // Our own write comes back as a notification too (or rp_filter changed): the repair it
+    // causes finds ip_forward on and counts nothing.
+    scheduler.note(events, kT0 + 1s, kWall);
+    repair = scheduler.begin(*scheduler.due());
+    mesh::CycleReport nothing;
+    nothing.verified.forwarding = true;
+    scheduler.finish(repair, nothing, kT0 + 1s + 25ms, kWall);
+    ip_forward = scheduler.report().kinds[static_cast<std::size_t>(DriftKind::kIpForward)];
+    EXPECT_EQ(ip_forward.events, 1u);
+    EXPECT_EQ(ip_forward.repairs, 1u);
+
+    // Found off by a full resync with no notification before it: counted, not timed.
+    scheduler.request_full_resync("timer", kT0 + 2s);
+    repair = scheduler.begin(kT0 + 2s);
+    scheduler.finish(repair, restored, kT0 + 2s + 40ms, kWall);
+    ip_forward = scheduler.report().kinds[static_cast<std::size_t>(DriftKind::kIpForward)];
+    EXPECT_EQ(ip_forward.repairs, 2u);
+    EXPECT_EQ(ip_forward.last_time_to_repair, 31ms);
+    EXPECT_EQ(scheduler.report().last_full_resync->changes, 1u);
+}
+
 }  // namespace
 }  // namespace wgmesh::cli

@@ -224,6 +224,9 @@ mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler, mesh::Collisio
         mesh::log_info("put back " + std::to_string(report.addresses_restored) +
                        " mesh address(es) someone removed from " + options_.interface);
     }
+    if (report.ip_forward_restored) {
+        mesh::log_info("turned net.ipv4.ip_forward back on: someone switched it off");
+    }
     const std::string summary = std::to_string(report.usable_peers) + " peers (" +
                                 std::to_string(report.cached_peers) + " from cache), " +
                                 std::to_string(report.configured_peers) + " configured, " +

@@ -37,6 +37,8 @@ std::string describe_fight(DriftKind kind, const netlink::OwnedScope& scope) {
             return "the tagged accept in the ip/ip6 filter FORWARD chain";
         case DriftKind::kWireGuardPeer:
             return "WireGuard peers of " + scope.interface;
+        case DriftKind::kIpForward:
+            return "the setting net.ipv4.ip_forward = 1";
         case DriftKind::kLink:
             break;
     }

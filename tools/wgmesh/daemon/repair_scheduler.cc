@@ -25,6 +25,8 @@ const char* drift_kind_name(DriftKind kind) {
             return "forward_accept";
         case DriftKind::kWireGuardPeer:
             return "wireguard_peer";
+        case DriftKind::kIpForward:
+            return "ip_forward";
         case DriftKind::kLink:
             break;
     }
@@ -114,13 +116,20 @@ void RepairScheduler::note(const netlink::KernelEvents& events, SteadyTime now, 
         count_event(kind, wall);
         delay = std::max(delay, delay_for(kind));
     }
+    if (events.forwarding_sysctl) {
+        // The forwarding apply turns ip_forward back on. Counted as drift only when the cycle
+        // finds it off: the notification does not say what changed, nor who did it.
+        pending_.state.forwarding = true;
+        pending_.drifted[index_of(DriftKind::kIpForward)] = true;
+        delay = std::max(delay, delay_for(DriftKind::kIpForward));
+    }
     if (events.overrun || events.link) {
         pending_.state = mesh::OwnedState::all();
         if (!pending_.full_resync_reason) {
             pending_.full_resync_reason = events.overrun ? "events lost" : "link changed";
         }
     }
-    if (!touched.empty() || events.overrun) {
+    if (!touched.empty() || events.forwarding_sysctl || events.overrun) {
         if (!pending_.first_event) {
             pending_.first_event = now;
         }
@@ -164,12 +173,18 @@ std::vector<DriftKind> RepairScheduler::finish(const Repair& repair,
                                                  report.verified.forwarding,
                                                  report.verified.forwarding,
                                                  addresses_fixed,
-                                                 report.wireguard_peers_restored > 0};
+                                                 report.wireguard_peers_restored > 0,
+                                                 report.ip_forward_restored};
+    // Found by the cycle, not by an event: counted as seen when put back.
     if (report.wireguard_peers_restored > 0) {
         count_event(DriftKind::kWireGuardPeer, wall);
     }
+    if (report.ip_forward_restored) {
+        count_event(DriftKind::kIpForward, wall);
+    }
     auto drifted = repair.drifted;
     drifted[index_of(DriftKind::kWireGuardPeer)] = report.wireguard_peers_restored > 0;
+    drifted[index_of(DriftKind::kIpForward)] = report.ip_forward_restored;
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < kDriftKinds; ++i) {
         if (!drifted[i] || !fixed[i]) {
@@ -181,7 +196,9 @@ std::vector<DriftKind> RepairScheduler::finish(const Repair& repair,
         if (count_repair(kind, now, wall)) {
             fights.push_back(kind);
         }
-        if (repair.first_event && kind != DriftKind::kWireGuardPeer) {
+        // Timed only from a notification of this kind (WireGuard sends none; ip_forward
+        // may have been found off by a resync with no notification before it).
+        if (repair.first_event && repair.drifted[i]) {
             counter.last_time_to_repair =
                 std::chrono::duration_cast<std::chrono::milliseconds>(now - *repair.first_event);
         }
@@ -192,7 +209,7 @@ std::vector<DriftKind> RepairScheduler::finish(const Repair& repair,
             wall, *repair.full_resync_reason,
             std::chrono::duration_cast<std::chrono::milliseconds>(report.finished - report.started),
             report.routes.added + report.routes.removed + report.addresses_restored +
-                report.wireguard_peers_restored};
+                report.wireguard_peers_restored + (report.ip_forward_restored ? 1 : 0)};
     }
     return fights;
 }

@@ -25,11 +25,22 @@ using WallTime = std::chrono::system_clock::time_point;
 
 // The kinds of owned state that drift is counted for.
 // WireGuard peers have no notifications: their drift is what a cycle found changed and put
-// back (CycleReport::wireguard_peers_restored), with no time-to-repair.
-enum class DriftKind { kRoute, kAddress, kNftTable, kForwardAccept, kLink, kWireGuardPeer };
-inline constexpr std::size_t kDriftKinds = 6;
-// "route", "address", "nft_table", "forward_accept", "link", "wireguard_peer": the names
-// `status --json` uses.
+// back (CycleReport::wireguard_peers_restored), with no time-to-repair. ip_forward's
+// notification says only that a forwarding sysctl changed (our own write is reported too):
+// its drift is a cycle that found it off and turned it back on
+// (CycleReport::ip_forward_restored), timed from the notification when one came first.
+enum class DriftKind {
+    kRoute,
+    kAddress,
+    kNftTable,
+    kForwardAccept,
+    kLink,
+    kWireGuardPeer,
+    kIpForward
+};
+inline constexpr std::size_t kDriftKinds = 7;
+// "route", "address", "nft_table", "forward_accept", "link", "wireguard_peer", "ip_forward":
+// the names `status --json` uses.
 const char* drift_kind_name(DriftKind kind);
 
 struct DriftCounter {
@@ -52,7 +63,8 @@ struct FullResync {
     WallTime at{};
     std::string reason;  // "start", "timer", "events lost", "link changed"
     std::chrono::milliseconds duration{0};
-    std::size_t changes = 0;  // routes added and removed, addresses and WireGuard peers restored
+    // Routes added and removed, addresses and WireGuard peers restored, ip_forward turned on.
+    std::size_t changes = 0;
 };
 
 struct DriftReport {
@@ -88,8 +100,9 @@ class RepairScheduler {
     struct Repair {
         mesh::OwnedState state;  // what the cycle must verify
         std::optional<std::string> full_resync_reason;
-        std::array<bool, kDriftKinds> drifted{};  // the kinds someone else changed
-        std::optional<SteadyTime> first_event;    // when the first of those changes was seen
+        // The kinds someone else changed (for ip_forward: a forwarding sysctl changed).
+        std::array<bool, kDriftKinds> drifted{};
+        std::optional<SteadyTime> first_event;  // when the first of those changes was seen
     };
     // Takes the pending repair (what due() announced); none is pending afterwards.
     Repair begin(SteadyTime now);
