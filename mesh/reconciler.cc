@@ -331,6 +331,10 @@ CycleReport Reconciler::run_cycle() {
             continue;
         }
         report.cached_peers += entry.confirmed ? 0 : 1;
+        report.peers_advertise_ipv6_networks =
+            report.peers_advertise_ipv6_networks ||
+            std::any_of(entry.peer.routable_networks.begin(), entry.peer.routable_networks.end(),
+                        [](const netlink::Prefix& network) { return network.address().is_v6(); });
         peers.push_back(std::move(entry.peer));
     }
     report.usable_peers = peers.size();

@@ -91,6 +91,8 @@ struct CycleReport {
     std::size_t wireguard_peers_restored = 0;
     // ip_forward found switched off by someone and turned back on (ForwardingEnsured).
     bool ip_forward_restored = false;
+    // A usable peer advertises an IPv6 network: relay traffic may need IPv6 forwarding.
+    bool peers_advertise_ipv6_networks = false;
     std::vector<std::string> errors;  // one line per failed step or route
 
     bool ok() const { return errors.empty(); }

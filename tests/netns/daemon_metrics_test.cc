@@ -1,7 +1,8 @@
 // The metrics and the forwarding-path check of a running daemon with a real peer (issue
 // "Observability"): `wgmesh metrics` and --metrics-file give text promtool accepts, with the
 // peer's series and the routes the kernel holds; a firewall chain that drops relay traffic
-// turns wgmesh_forwarding_path_ok and `status` to a failure naming the chain.
+// turns wgmesh_forwarding_path_ok and `status` to a failure naming the chain, through the
+// kernel monitor's nf_tables event (cycles that change nothing do not run the check).
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr std::size_t kQuietCycles = 20;
+
 // A and B on one link, B advertising the LAN; A writes its metrics file.
 struct MetricsMesh {
     TempDir dir;
@@ -33,9 +36,23 @@ struct MetricsMesh {
         std::filesystem::create_directories(metrics_file.parent_path());
     }
 
-    void start() {
-        a.start({"--metrics-file", metrics_file.string()});
+    void start(std::vector<std::string> a_flags = {}) {
+        a_flags.insert(a_flags.end(), {"--metrics-file", metrics_file.string()});
+        a.start(a_flags);
         b.start();
+    }
+
+    json forwarding_path() const {
+        const auto status = a.call("status");
+        return status ? status->value("forwarding_path", json()) : json();
+    }
+    std::size_t check_runs() const {
+        const auto path = forwarding_path();
+        return path.is_object() ? path.value("check_runs", std::size_t{0}) : 0;
+    }
+    std::size_t cycles() const {
+        const auto status = a.call("status");
+        return status ? status->value("cycles", std::size_t{0}) : 0;
     }
 
     // `wgmesh metrics` against A's daemon.
@@ -110,16 +127,34 @@ TEST(DaemonMetrics, MetricsOfARunningDaemonWithARealPeer) {
     EXPECT_TRUE(status->at("forwarding_path").value("ok", false)) << status->dump(2);
 }
 
+TEST(DaemonMetrics, CyclesThatChangeNothingRunNoForwardingPathCheck) {
+    WGMESH_REQUIRE_DAEMON_SCENARIOS();
+    MetricsMesh mesh;
+    // Many cycles, and no backstop check within the test.
+    mesh.start({"--reconcile-interval", "200ms", "--resync-interval", "3600s"});
+    ASSERT_TRUE(
+        eventually([&] { return mesh.a.has_route(kLanNetwork, mesh.b.mesh_ip()); }, kConverge))
+        << mesh.a.log_text();
+    ASSERT_TRUE(eventually([&] { return mesh.check_runs() >= 1; }, kOneCycle));
+
+    const auto runs = mesh.check_runs();
+    const auto cycles = mesh.cycles();
+    ASSERT_TRUE(eventually([&] { return mesh.cycles() >= cycles + kQuietCycles; }, kConverge));
+    EXPECT_EQ(mesh.check_runs(), runs) << "cycles that changed nothing listed the ruleset\n"
+                                       << mesh.forwarding_path().dump(2);
+
+    // A table of someone else's (not even a chain): the next cycle checks again.
+    mesh.a.ns().exec_checked({"nft", "add table inet wgmt-other"});
+    EXPECT_TRUE(eventually([&] { return mesh.check_runs() > runs; }, kOneCycle))
+        << mesh.forwarding_path().dump(2);
+}
+
 TEST(DaemonMetrics, AChainDroppingRelayTrafficFailsTheForwardingPath) {
     WGMESH_REQUIRE_DAEMON_SCENARIOS();
     MetricsMesh mesh;
-    mesh.start();
-    ASSERT_TRUE(eventually(
-        [&] {
-            const auto status = mesh.a.call("status");
-            return status && status->value("forwarding_path", json()).value("ok", false);
-        },
-        kConverge))
+    // No cycle and no backstop within the test: only the nf_tables event makes the check run.
+    mesh.start({"--reconcile-interval", "60s", "--resync-interval", "3600s"});
+    ASSERT_TRUE(eventually([&] { return mesh.forwarding_path().value("ok", false); }, kConverge))
         << mesh.a.log_text();
 
     // A firewall of someone else's that drops forwarded traffic before our accept is reached.

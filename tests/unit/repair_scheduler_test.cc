@@ -202,6 +202,7 @@ TEST(RepairScheduler, ForwardingSysctlChangeReappliesForwardingAndCountsOnlyARea
     EXPECT_EQ(*scheduler.due(), kT0 + 20ms);
     auto repair = scheduler.begin(kT0 + 20ms);
     EXPECT_EQ(repair.state, mesh::OwnedState{.forwarding = true});
+    EXPECT_TRUE(repair.forwarding_path_changed);
     // Someone switched ip_forward off: the forwarding apply found it off and turned it on.
     mesh::CycleReport restored;
     restored.verified.forwarding = true;
@@ -232,6 +233,40 @@ TEST(RepairScheduler, ForwardingSysctlChangeReappliesForwardingAndCountsOnlyARea
     EXPECT_EQ(ip_forward.repairs, 2u);
     EXPECT_EQ(ip_forward.last_time_to_repair, 31ms);
     EXPECT_EQ(scheduler.report().last_full_resync->changes, 1u);
+}
+
+TEST(RepairScheduler, ForeignNftRulesScheduleACycleForTheForwardingPathCheckOnly) {
+    RepairScheduler scheduler(kSettings);
+    netlink::KernelEvents events;
+    events.foreign_nft_rules = true;
+    scheduler.note(events, kT0, kWall);
+    ASSERT_TRUE(scheduler.due());
+    EXPECT_EQ(*scheduler.due(), kT0 + 20ms);
+    const auto repair = scheduler.begin(kT0 + 20ms);
+    EXPECT_FALSE(repair.state.any()) << "nothing owned to verify";
+    EXPECT_TRUE(repair.forwarding_path_changed);
+    EXPECT_FALSE(repair.first_event);
+    scheduler.finish(repair, mesh::CycleReport{}, kT0 + 25ms, kWall);
+    for (const auto& kind : scheduler.report().kinds) {
+        EXPECT_EQ(kind.events, 0u);
+        EXPECT_EQ(kind.repairs, 0u);
+    }
+}
+
+TEST(RepairScheduler, OnlyPathRelevantRepairsAskForTheForwardingPathCheck) {
+    RepairScheduler scheduler(kSettings);
+    scheduler.note(routes_removed(), kT0, kWall);
+    EXPECT_FALSE(scheduler.begin(kT0 + 20ms).forwarding_path_changed)
+        << "a route changes no verdict";
+    for (auto flag : {&netlink::KernelEvents::nft_table, &netlink::KernelEvents::forward_accept,
+                      &netlink::KernelEvents::link, &netlink::KernelEvents::overrun}) {
+        netlink::KernelEvents events;
+        events.*flag = true;
+        scheduler.note(events, kT0 + 1s, kWall);
+        EXPECT_TRUE(scheduler.begin(kT0 + 2s).forwarding_path_changed);
+    }
+    scheduler.request_full_resync("timer", kT0 + 3s);
+    EXPECT_TRUE(scheduler.begin(kT0 + 3s).forwarding_path_changed);
 }
 
 }  // namespace

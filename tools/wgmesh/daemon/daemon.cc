@@ -210,8 +210,9 @@ void Daemon::recreate_interface(InterfaceRepair repair, mesh::CollisionResolver&
                    "; this cycle restores its peers, routes and forwarding");
 }
 
-mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
-                                    netlink::AddressSet& addresses, KernelWatch& watch) {
+void Daemon::run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
+                       netlink::AddressSet& addresses, KernelWatch& watch,
+                       Observability& observability) {
     check_interface(resolver, addresses);
     {
         std::lock_guard lock(health_mutex_);
@@ -220,6 +221,7 @@ mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler, mesh::Collisio
     const auto repair = watch.before_cycle(reconciler, SteadyClock::now());
     auto report = reconciler.run_cycle();
     watch.after_cycle(repair, report, SteadyClock::now());
+    observability.after_cycle(report, repair.forwarding_path_changed);
     if (report.addresses_restored > 0) {
         mesh::log_info("put back " + std::to_string(report.addresses_restored) +
                        " mesh address(es) someone removed from " + options_.interface);
@@ -243,7 +245,6 @@ mesh::CycleReport Daemon::run_cycle(mesh::Reconciler& reconciler, mesh::Collisio
     mesh::log_debug("cycle: " + summary + ", +" + std::to_string(report.routes.added) + "/-" +
                     std::to_string(report.routes.removed) + " routes, " +
                     std::to_string(report.errors.size()) + " errors");
-    return report;
 }
 
 int Daemon::run() {
@@ -400,7 +401,8 @@ int Daemon::run() {
          .local_key = public_key,
          .drift = [&watch] { return watch.drift(); },
          .epoch = [&epochs] { return std::optional<std::uint64_t>(epochs.current_epoch().id); },
-         .offline = [&health] { return health.health().offline(); }});
+         .offline = [&health] { return health.health().offline(); }},
+        resync_interval_);
 
     mesh::ControlContext context;
     context.interface = options_.interface;
@@ -487,7 +489,7 @@ int Daemon::run() {
             }
         }
         if (now >= next_cycle || now >= change_deadline || watch.due(now)) {
-            observability.after_cycle(run_cycle(reconciler, resolver, addresses, watch));
+            run_cycle(reconciler, resolver, addresses, watch, observability);
             listen_on_mesh_addresses();
             next_cycle = SteadyClock::now() + interval_;
             change_deadline = SteadyClock::time_point::max();

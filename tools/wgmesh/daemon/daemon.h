@@ -18,6 +18,7 @@
 #include "tools/wgmesh/daemon/interface_repair.h"
 #include "tools/wgmesh/daemon/interface_state.h"
 #include "tools/wgmesh/daemon/kernel_watch.h"
+#include "tools/wgmesh/daemon/observability.h"
 #include "tools/wgmesh/daemon/swappable_device.h"
 #include "wg/device_factory.h"
 
@@ -61,8 +62,10 @@ class Daemon {
     void set_up_addresses(mesh::CollisionResolver& resolver);
     void record_address_change(const std::optional<netlink::InterfaceAddress>& previous,
                                const netlink::InterfaceAddress& replacement);
-    mesh::CycleReport run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
-                                netlink::AddressSet& addresses, KernelWatch& watch);
+    // One cycle, its repair bookkeeping and the observability after it.
+    void run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
+                   netlink::AddressSet& addresses, KernelWatch& watch,
+                   Observability& observability);
 
     service::JoinOptions options_;
     std::string secret_;

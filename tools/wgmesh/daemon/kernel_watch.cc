@@ -113,7 +113,11 @@ RepairScheduler::Repair KernelWatch::before_cycle(mesh::Reconciler& reconciler, 
     }
     auto repair = scheduler_.begin(now);
     // Without a monitor nothing tells us about changes: every cycle looks.
-    reconciler.mark_unverified(monitor_ ? repair.state : mesh::OwnedState::all());
+    if (!monitor_) {
+        repair.state = mesh::OwnedState::all();
+        repair.forwarding_path_changed = true;
+    }
+    reconciler.mark_unverified(repair.state);
     return repair;
 }
 

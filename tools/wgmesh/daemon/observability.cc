@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <utility>
 
 #include "mesh/log.h"
@@ -10,41 +11,53 @@
 
 namespace wgmesh::cli {
 
-Observability::Observability(const std::string& interface,
-                             std::optional<std::filesystem::path> metrics_file,
-                             ObservedSources sources)
-    : metrics_file_(std::move(metrics_file)), sources_(std::move(sources)), probe_(interface) {}
+ForwardingCheckSchedule::ForwardingCheckSchedule(std::chrono::milliseconds backstop)
+    : backstop_(backstop) {}
 
-namespace {
-
-// Whether relay traffic may be IPv6 beyond the mesh's own addresses: wgmesh turns IPv4
-// forwarding on but leaves IPv6 forwarding alone (it changes how every interface treats
-// router advertisements), so the check only asks for it when it matters.
-bool peers_advertise_ipv6(const mesh::PeerStore& store, const wg::Key& local_key) {
-    for (const auto& entry : store.usable()) {
-        if (entry.peer.wg_pubkey == local_key) {
-            continue;
-        }
-        for (const auto& network : entry.peer.routable_networks) {
-            if (network.address().is_v6()) {
-                return true;
-            }
-        }
+bool ForwardingCheckSchedule::due(bool forwarding_path_changed, bool ipv6,
+                                  std::chrono::steady_clock::time_point now) {
+    if (checked_ipv6_ && !forwarding_path_changed && *checked_ipv6_ == ipv6 && now < next_) {
+        return false;
     }
-    return false;
+    checked_ipv6_ = ipv6;
+    next_ = now + backstop_;
+    return true;
 }
 
-}  // namespace
+Observability::Observability(const std::string& interface,
+                             std::optional<std::filesystem::path> metrics_file,
+                             ObservedSources sources, std::chrono::milliseconds check_backstop)
+    : Observability([probe = std::make_shared<netlink::ForwardingProbe>(interface)](
+                        bool ipv6) { return probe->read(ipv6); },
+                    std::move(metrics_file), std::move(sources), check_backstop) {}
 
-void Observability::after_cycle(const mesh::CycleReport& report) {
-    // Under a millisecond: the sysctls and one nft listing, which commits nothing, so the
-    // kernel monitor sees no change from it.
-    auto forwarding = mesh::check_forwarding_path(
-        probe_.read(peers_advertise_ipv6(*sources_.store, sources_.local_key)));
+Observability::Observability(ForwardingReader reader,
+                             std::optional<std::filesystem::path> metrics_file,
+                             ObservedSources sources, std::chrono::milliseconds check_backstop)
+    : metrics_file_(std::move(metrics_file)),
+      sources_(std::move(sources)),
+      read_forwarding_(std::move(reader)),
+      check_schedule_(check_backstop) {}
+
+void Observability::after_cycle(const mesh::CycleReport& report, bool forwarding_path_changed) {
+    // Whether relay traffic may be IPv6 beyond the mesh's own addresses: wgmesh turns IPv4
+    // forwarding on but leaves IPv6 forwarding alone (it changes how every interface treats
+    // router advertisements), so the check only asks for it when it matters.
+    const bool ipv6 = report.peers_advertise_ipv6_networks;
+    std::optional<mesh::ForwardingPathReport> forwarding;
+    if (check_schedule_.due(forwarding_path_changed, ipv6, std::chrono::steady_clock::now())) {
+        // The sysctls and one nft listing, which commits nothing, so the kernel monitor sees
+        // no change from it.
+        forwarding = mesh::check_forwarding_path(read_forwarding_(ipv6));
+    }
     {
         std::lock_guard lock(mutex_);
         histogram_.observe(std::chrono::duration<double>(report.finished - report.started).count());
-        forwarding_ = std::move(forwarding);
+        if (forwarding) {
+            forwarding_ = std::move(forwarding);
+            ++check_runs_;
+            checked_at_ = std::chrono::system_clock::now();
+        }
     }
     if (metrics_file_) {
         write_metrics_file();
@@ -73,7 +86,14 @@ std::string Observability::metrics_text() const {
 
 nlohmann::json Observability::forwarding_json() const {
     std::lock_guard lock(mutex_);
-    return forwarding_ ? forwarding_->to_json() : nlohmann::json(nullptr);
+    if (!forwarding_) {
+        return nullptr;
+    }
+    auto json = forwarding_->to_json();
+    json["check_runs"] = check_runs_;
+    json["checked_at"] =
+        std::chrono::duration_cast<std::chrono::seconds>(checked_at_.time_since_epoch()).count();
+    return json;
 }
 
 mesh::MetricsSnapshot Observability::snapshot() const {

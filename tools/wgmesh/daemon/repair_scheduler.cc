@@ -129,6 +129,10 @@ void RepairScheduler::note(const netlink::KernelEvents& events, SteadyTime now, 
             pending_.full_resync_reason = events.overrun ? "events lost" : "link changed";
         }
     }
+    if (events.overrun || events.link || events.nft_table || events.forward_accept ||
+        events.forwarding_sysctl || events.foreign_nft_rules) {
+        pending_.forwarding_path_changed = true;
+    }
     if (!touched.empty() || events.forwarding_sysctl || events.overrun) {
         if (!pending_.first_event) {
             pending_.first_event = now;
@@ -136,11 +140,16 @@ void RepairScheduler::note(const netlink::KernelEvents& events, SteadyTime now, 
         // The earliest wins: a steady stream of events must not postpone the repair forever.
         const auto at = now + delay;
         due_ = due_ ? std::min(*due_, at) : at;
+    } else if (events.foreign_nft_rules) {
+        // Not owned state: nothing to time or repair, only the check to run again.
+        const auto at = now + settings_.debounce;
+        due_ = due_ ? std::min(*due_, at) : at;
     }
 }
 
 void RepairScheduler::request_full_resync(std::string reason, SteadyTime now) {
     pending_.state = mesh::OwnedState::all();
+    pending_.forwarding_path_changed = true;
     if (!pending_.full_resync_reason) {
         pending_.full_resync_reason = std::move(reason);
     }

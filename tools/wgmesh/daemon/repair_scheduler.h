@@ -89,7 +89,8 @@ class RepairScheduler {
     explicit RepairScheduler(Settings settings);
 
     // Records one drained batch and schedules a repair (or a full resync for lost events and
-    // link changes).
+    // link changes). A batch that changed only foreign nft rules schedules a cycle that
+    // verifies nothing, for the forwarding-path check.
     void note(const netlink::KernelEvents& events, SteadyTime now, WallTime wall);
     // Asks for a full resync (start, the backstop timer) at the next cycle.
     void request_full_resync(std::string reason, SteadyTime now);
@@ -103,6 +104,10 @@ class RepairScheduler {
         // The kinds someone else changed (for ip_forward: a forwarding sysctl changed).
         std::array<bool, kDriftKinds> drifted{};
         std::optional<SteadyTime> first_event;  // when the first of those changes was seen
+        // Something the forwarding-path check reads changed (our table, a chain or rule
+        // elsewhere on the forward hook, a forwarding sysctl, the link) or may have (events
+        // lost): the check must run after this cycle.
+        bool forwarding_path_changed = false;
     };
     // Takes the pending repair (what due() announced); none is pending afterwards.
     Repair begin(SteadyTime now);
