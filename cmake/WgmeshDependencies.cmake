@@ -15,11 +15,6 @@ wgmesh_require_pkg(LIBMNL libmnl libmnl-dev)
 wgmesh_require_pkg(LIBNFTABLES libnftables libnftables-dev)
 wgmesh_require_pkg(LIBSYSTEMD libsystemd libsystemd-dev)
 
-find_package(OpenSSL 3)
-if(NOT OpenSSL_FOUND)
-  message(FATAL_ERROR "OpenSSL 3 not found: apt-get install --no-install-recommends libssl-dev")
-endif()
-
 find_package(nlohmann_json 3)
 if(NOT nlohmann_json_FOUND)
   message(FATAL_ERROR "nlohmann/json not found: apt-get install --no-install-recommends nlohmann-json3-dev")

@@ -1,35 +1,37 @@
 #include "mesh/dandelion.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <stdexcept>
+#include <system_error>
 
 #include "mesh/json_input.h"
+#include "wg/crypto/hmac_sha256.h"
+#include "wg/crypto/random.h"
 #include "wg/encoding.h"
 
 namespace wgmesh::mesh {
 
-std::array<std::uint8_t, 32> relay_rank(const EpochSeed& seed, std::uint64_t epoch_id,
-                                        const wg::Key& key) {
+namespace {
+
+// relay_rank with the seed's HMAC key blocks hashed once: select_relays ranks every peer
+// with the same seed.
+std::array<std::uint8_t, 32> relay_rank_with(const wg::crypto::HmacSha256& keyed_seed,
+                                             std::uint64_t epoch_id, const wg::Key& key) {
     const std::string text = key.to_base64();
     std::vector<std::uint8_t> message(8 + text.size());
     for (int i = 0; i < 8; ++i) {
         message[i] = static_cast<std::uint8_t>(epoch_id >> (56 - 8 * i));
     }
     std::memcpy(message.data() + 8, text.data(), text.size());
-    std::array<std::uint8_t, 32> out{};
-    unsigned int len = 0;
-    if (HMAC(EVP_sha256(), seed.data(), static_cast<int>(seed.size()), message.data(),
-             message.size(), out.data(), &len) == nullptr ||
-        len != out.size()) {
-        throw std::runtime_error("OpenSSL HMAC-SHA256 failed while ranking relays");
-    }
-    return out;
+    return keyed_seed.mac(message);
+}
+
+}  // namespace
+
+std::array<std::uint8_t, 32> relay_rank(const EpochSeed& seed, std::uint64_t epoch_id,
+                                        const wg::Key& key) {
+    return relay_rank_with(wg::crypto::HmacSha256(seed), epoch_id, key);
 }
 
 std::vector<Peer> select_relays(const EpochSeed& seed, std::uint64_t epoch_id,
@@ -39,13 +41,14 @@ std::vector<Peer> select_relays(const EpochSeed& seed, std::uint64_t epoch_id,
         std::array<std::uint8_t, 32> rank;
         const Peer* peer;
     };
+    const wg::crypto::HmacSha256 keyed_seed(seed);
     std::vector<Ranked> ranked;
     ranked.reserve(peers.size());
     for (const Peer& peer : peers) {
         if (peer.wg_pubkey == self) {
             continue;
         }
-        ranked.push_back({relay_rank(seed, epoch_id, peer.wg_pubkey), &peer});
+        ranked.push_back({relay_rank_with(keyed_seed, epoch_id, peer.wg_pubkey), &peer});
     }
     // Equal ranks mean equal keys (HMAC-SHA256 collisions aside): keep one of each.
     std::sort(ranked.begin(), ranked.end(),
@@ -63,8 +66,10 @@ std::vector<Peer> select_relays(const EpochSeed& seed, std::uint64_t epoch_id,
 bool csprng_fluff_coin() {
     // 65500 is the largest multiple of 100 below 2^16: values above it would bias the draw.
     for (int attempt = 0; attempt < 16; ++attempt) {
-        std::uint8_t bytes[2];
-        if (RAND_bytes(bytes, sizeof bytes) != 1) {
+        std::array<std::uint8_t, 2> bytes;
+        try {
+            wg::crypto::random_bytes(bytes);
+        } catch (const std::system_error&) {
             return true;
         }
         const unsigned value = (unsigned{bytes[0]} << 8) | bytes[1];
@@ -85,9 +90,7 @@ Announce make_announce(const wg::Key& origin, const netlink::IpAddress& mesh_ip,
     announce.routable_networks = std::move(routable_networks);
     announce.timestamp =
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
-    if (RAND_bytes(announce.nonce.data(), static_cast<int>(announce.nonce.size())) != 1) {
-        throw std::runtime_error("could not read random bytes for an announcement nonce");
-    }
+    wg::crypto::random_bytes(announce.nonce);
     return announce;
 }
 

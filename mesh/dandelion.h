@@ -75,7 +75,7 @@ struct AnnounceDecision {
     std::optional<Peer> relay;  // for kStem
 };
 
-// Thread-safe. The fluff coin defaults to the CSPRNG (OpenSSL RAND_bytes, 10 %, fluff
+// Thread-safe. The fluff coin defaults to the CSPRNG (getrandom(2), 10 %, fluff
 // when the CSPRNG fails); tests inject their own, which route() may call from several
 // threads at once.
 class DandelionRouter {
@@ -101,7 +101,7 @@ class DandelionRouter {
 };
 
 // The CSPRNG coin: true with probability 10 %, unbiased (rejection sampling); true when
-// RAND_bytes fails, since fluffing early only costs privacy, never delivery.
+// getrandom fails, since fluffing early only costs privacy, never delivery.
 bool csprng_fluff_coin();
 
 }  // namespace wgmesh::mesh

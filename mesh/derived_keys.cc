@@ -1,15 +1,12 @@
 #include "mesh/derived_keys.h"
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
-
 #include <algorithm>
-#include <memory>
 #include <stdexcept>
 
 #include "mesh/secret.h"
+#include "wg/crypto/hkdf_sha256.h"
+#include "wg/crypto/memory.h"
+#include "wg/crypto/sha256.h"
 #include "wg/encoding.h"
 
 namespace wgmesh::mesh {
@@ -31,17 +28,13 @@ constexpr std::uint16_t kGossipPortBase = 51821;
 constexpr std::uint16_t kGossipPortRange = 1000;
 constexpr std::uint8_t kUlaPrefixByte = 0xfd;
 
-using KdfPtr = std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)>;
-using KdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
-
 }  // namespace
 
 DerivedKeys::~DerivedKeys() {
-    OPENSSL_cleanse(gossip_key.data(), gossip_key.size());
-    OPENSSL_cleanse(psk.data(), psk.size());
-    OPENSSL_cleanse(membership_key.data(), membership_key.size());
-    OPENSSL_cleanse(epoch_seed.data(), epoch_seed.size());
+    wg::crypto::wipe(gossip_key);
+    wg::crypto::wipe(psk);
+    wg::crypto::wipe(membership_key);
+    wg::crypto::wipe(epoch_seed);
 }
 
 std::string DerivedKeys::mesh_id() const {
@@ -60,45 +53,18 @@ netlink::Prefix DerivedKeys::mesh_network_v6() const {
 }
 
 void hkdf_sha256(std::string_view ikm, std::string_view info, std::span<std::uint8_t> out) {
-    KdfPtr kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr), &EVP_KDF_free);
-    if (!kdf) {
-        throw std::runtime_error("OpenSSL has no HKDF implementation");
-    }
-    KdfCtxPtr ctx(EVP_KDF_CTX_new(kdf.get()), &EVP_KDF_CTX_free);
-    if (!ctx) {
-        throw std::runtime_error("could not create an OpenSSL HKDF context");
-    }
     // RFC 5869: an absent salt is HashLen zero bytes; spelled out so the intent is visible.
-    std::array<std::uint8_t, 32> zero_salt{};
-    char digest[] = "SHA256";
-    const OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(ikm.data()),
-                                          ikm.size()),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, zero_salt.data(), zero_salt.size()),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()),
-                                          info.size()),
-        OSSL_PARAM_construct_end(),
-    };
-    if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) {
-        throw std::runtime_error("OpenSSL HKDF-SHA256 failed for label '" + std::string(info) +
-                                 "'");
-    }
+    const std::array<std::uint8_t, wg::crypto::kSha256Size> zero_salt{};
+    wg::crypto::hkdf_sha256(zero_salt, wg::crypto::byte_view(ikm), wg::crypto::byte_view(info),
+                            out);
 }
 
 std::array<std::uint8_t, 32> sha256(std::initializer_list<std::string_view> parts) {
-    MdCtxPtr ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    std::array<std::uint8_t, 32> digest{};
-    unsigned int length = 0;
-    bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
+    wg::crypto::Sha256 hasher;
     for (auto part : parts) {
-        ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
+        hasher.update(part);
     }
-    ok = ok && EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) == 1;
-    if (!ok || length != digest.size()) {
-        throw std::runtime_error("OpenSSL SHA-256 failed");
-    }
-    return digest;
+    return hasher.finish();
 }
 
 DerivedKeys derive_keys(std::string_view secret) {

@@ -42,8 +42,7 @@ struct DerivedKeys {
 };
 
 // `secret` is the secret's bytes as parse_secret() returns them. Throws
-// std::invalid_argument when it is shorter than kMinSecretBytes, std::runtime_error when
-// OpenSSL fails.
+// std::invalid_argument when it is shorter than kMinSecretBytes.
 DerivedKeys derive_keys(std::string_view secret);
 
 // HKDF-SHA256 (RFC 5869) with IKM = `ikm`, no salt (HashLen zero bytes), info = `info`,

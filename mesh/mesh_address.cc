@@ -1,11 +1,10 @@
 #include "mesh/mesh_address.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <stdexcept>
 
 #include "mesh/secret.h"
+#include "wg/crypto/memory.h"
 
 namespace wgmesh::mesh {
 
@@ -92,7 +91,7 @@ netlink::IpAddress derive_mesh_ip_with_nonce(const std::array<std::uint8_t, 2>& 
                                              std::string_view secret, std::uint32_t nonce) {
     std::string text = nonce_derivation_text(pubkey_base64, secret, nonce);
     const auto h = sha256({text});
-    OPENSSL_cleanse(text.data(), text.size());
+    wg::crypto::wipe(text);
     unsigned host = (unsigned{h[0]} << 8) | h[1];
     if (host == 0) {
         host = 1;
@@ -127,7 +126,7 @@ netlink::IpAddress derive_mesh_ip_in_subnet_with_nonce(const netlink::Prefix& su
                                                        std::uint32_t nonce) {
     std::string text = nonce_derivation_text(pubkey_base64, secret, nonce);
     const auto h = sha256({text});
-    OPENSSL_cleanse(text.data(), text.size());
+    wg::crypto::wipe(text);
     return host_in_subnet(subnet, h);
 }
 
@@ -166,7 +165,7 @@ MeshAddressing::MeshAddressing(std::string secret, const DerivedKeys& keys,
 }
 
 MeshAddressing::~MeshAddressing() {
-    OPENSSL_cleanse(secret_.data(), secret_.size());
+    wg::crypto::wipe(secret_);
 }
 
 netlink::IpAddress MeshAddressing::mesh_ip(const wg::Key& public_key, std::uint32_t nonce) const {

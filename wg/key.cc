@@ -1,22 +1,18 @@
 #include "wg/key.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
 #include <bit>
 #include <cstring>
-#include <memory>
 #include <stdexcept>
 #include <string_view>
 
+#include "wg/crypto/memory.h"
+#include "wg/crypto/random.h"
+#include "wg/crypto/x25519.h"
 #include "wg/encoding.h"
 
 namespace wgmesh::wg {
 
 namespace {
-
-constexpr std::size_t kBase64Digits = 43;  // 256 bits in 6-bit digits; then one '='
 
 // Each base64 digit value's rank in ASCII order, so that comparing ranks digit by digit is
 // comparing the base64 texts.
@@ -45,7 +41,7 @@ std::uint8_t digit_rank(const std::array<std::uint8_t, Key::kSize>& bytes, std::
 }  // namespace
 
 Key::~Key() {
-    OPENSSL_cleanse(bytes_.data(), bytes_.size());
+    crypto::wipe(bytes_);
 }
 
 std::optional<Key> Key::parse(std::string_view text) {
@@ -60,7 +56,7 @@ std::optional<Key> Key::parse(std::string_view text) {
     }
     Key key;
     std::memcpy(key.bytes_.data(), raw->data(), kSize);
-    OPENSSL_cleanse(raw->data(), raw->size());
+    crypto::wipe(*raw);
     return key;
 }
 
@@ -73,27 +69,14 @@ Key Key::parse_or_throw(std::string_view text) {
 
 Key Key::generate_private() {
     Key key;
-    if (RAND_bytes(key.bytes_.data(), kSize) != 1) {
-        throw std::runtime_error("could not read random bytes for a private key");
-    }
+    crypto::random_bytes(key.bytes_);
     key.bytes_[0] &= 248;
     key.bytes_[31] = (key.bytes_[31] & 127) | 64;
     return key;
 }
 
 Key Key::public_key() const {
-    using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
-    PkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, bytes_.data(), kSize),
-                 &EVP_PKEY_free);
-    if (!pkey) {
-        throw std::runtime_error("OpenSSL rejected the X25519 private key");
-    }
-    Key pub;
-    std::size_t len = kSize;
-    if (EVP_PKEY_get_raw_public_key(pkey.get(), pub.bytes_.data(), &len) != 1 || len != kSize) {
-        throw std::runtime_error("OpenSSL could not compute the X25519 public key");
-    }
-    return pub;
+    return Key(crypto::x25519_base(bytes_));
 }
 
 std::string Key::to_base64() const {
@@ -129,7 +112,7 @@ bool Key::operator<(const Key& other) const {
 }
 
 bool Key::operator==(const Key& other) const {
-    return CRYPTO_memcmp(bytes_.data(), other.bytes_.data(), kSize) == 0;
+    return crypto::constant_time_equal(bytes_, other.bytes_);
 }
 
 }  // namespace wgmesh::wg

@@ -2,7 +2,7 @@
 """Independent derivation vectors for wgmesh (SPEC section 3).
 
 Computes every derived key and mesh address with nothing but hashlib/hmac (HKDF is
-written out by hand from RFC 5869), so the C++ code (OpenSSL) is checked against a
+written out by hand from RFC 5869), so the C++ code (wg/crypto/) is checked against a
 second implementation of the same text, and writes them as a C++ table:
 
     python3 tests/vectors/gen_derivation_vectors.py > tests/unit/derivation_vectors.inc

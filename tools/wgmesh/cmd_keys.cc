@@ -1,6 +1,5 @@
 // `wgmesh genkey` and `wgmesh pubkey`: byte-for-byte what `wg genkey` / `wg pubkey` print, so
 // keys move freely between wgmesh and wireguard-tools.
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 
 #include "tools/wgmesh/commands.h"
 #include "tools/wgmesh/flags.h"
+#include "wg/crypto/memory.h"
 #include "wg/key.h"
 
 namespace wgmesh::cli {
@@ -97,7 +97,7 @@ int run_pubkey(Args args) {
     std::string input = read_stdin_bounded();
     const auto key = wg::Key::parse(trim_trailing_space(input));
     // The private key should not outlive its use in freed heap memory.
-    OPENSSL_cleanse(input.data(), input.size());
+    wg::crypto::wipe(input);
     if (!key) {
         throw std::runtime_error(
             "the key on stdin is not the correct length or format (expected 32 bytes as 44 "
