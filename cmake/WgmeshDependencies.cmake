@@ -13,7 +13,6 @@ endfunction()
 
 wgmesh_require_pkg(LIBMNL libmnl libmnl-dev)
 wgmesh_require_pkg(LIBNFTABLES libnftables libnftables-dev)
-wgmesh_require_pkg(LIBSYSTEMD libsystemd libsystemd-dev)
 
 find_package(nlohmann_json 3)
 if(NOT nlohmann_json_FOUND)

@@ -11,6 +11,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,7 +65,8 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
 // daemon's own.
 class Daemon {
   public:
-    Daemon(const TestNamespace& ns, const std::vector<std::string>& args, const fs::path& log) {
+    Daemon(const TestNamespace& ns, const std::vector<std::string>& args, const fs::path& log,
+           const std::vector<std::string>& extra_env = {}) {
         std::vector<std::string> argv = {"ip", "netns", "exec", ns.name(), WGMESH_BINARY, "join"};
         argv.insert(argv.end(), args.begin(), args.end());
         std::vector<char*> cargv;
@@ -79,6 +81,7 @@ class Daemon {
             }
         }
         env.push_back(std::string("WGMESH_SECRET=") + kSecret);
+        env.insert(env.end(), extra_env.begin(), extra_env.end());
         std::vector<char*> cenv;
         for (auto& e : env) {
             cenv.push_back(e.data());
@@ -136,6 +139,7 @@ struct Node {
     std::uint16_t port = 0;
     std::string advertised;
     std::vector<std::string> backend = {"--wireguard-backend", "auto"};
+    std::vector<std::string> extra_env;  // NAME=value, for the daemon only
     std::unique_ptr<Daemon> daemon;
 
     std::vector<std::string> join_args() const {
@@ -150,7 +154,7 @@ struct Node {
         args.insert(args.end(), backend.begin(), backend.end());
         return args;
     }
-    void start() { daemon = std::make_unique<Daemon>(*ns, join_args(), log); }
+    void start() { daemon = std::make_unique<Daemon>(*ns, join_args(), log, extra_env); }
     test::CommandResult wgmesh(std::vector<std::string> args) const {
         args.insert(args.begin(), WGMESH_BINARY);
         return ns->exec(args);
@@ -455,6 +459,58 @@ TEST_F(DaemonTest, TwoNodesConvergeCarryTrafficAndSurviveARestart) {
     EXPECT_EQ(a_.ns->exec_checked({"nft", "-j", "list", "tables"}).find("wgmesh-"),
               std::string::npos);
     EXPECT_EQ(a_.ns->exec_checked({"ip", "-j", "addr", "show"}).find(a_ip), std::string::npos);
+}
+
+// The notify protocol without systemd: a datagram socket stands in for the manager.
+// READY=1 comes only after the first cycle built the node, WATCHDOG=1 keeps coming at half
+// the period, STOPPING=1 comes on SIGTERM. (The VM's systemd scenario runs the real thing.)
+TEST_F(DaemonTest, NotifiesTheServiceManagerAfterTheFirstCycleAndBeforeStopping) {
+    const fs::path notify_path = root_ / "notify.sock";
+    const int manager = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(manager, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, notify_path.c_str(), sizeof address.sun_path - 1);
+    ASSERT_EQ(::bind(manager, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+    const auto next_state = [&] {
+        pollfd fd{manager, POLLIN, 0};
+        if (::poll(&fd, 1, static_cast<int>(std::chrono::milliseconds(kBound).count())) != 1) {
+            ::close(manager);
+            return std::string("<none within the bound>");
+        }
+        char buffer[256];
+        const ssize_t n = ::recv(manager, buffer, sizeof buffer, 0);
+        return n < 0 ? std::string("<recv failed>")
+                     : std::string(buffer, static_cast<std::size_t>(n));
+    };
+
+    a_.backend = {"--wireguard-backend", "userspace"};
+    a_.extra_env = {"NOTIFY_SOCKET=" + notify_path.string(), "WATCHDOG_USEC=1000000"};
+    a_.start();
+    std::string state;
+    do {  // the watchdog may be pinged while the first cycle runs
+        state = next_state();
+    } while (state == "WATCHDOG=1");
+    ASSERT_EQ(state, "READY=1");
+    // Ready means built: the interface exists with its mesh address, and a cycle finished.
+    const auto status = a_.control("status");
+    ASSERT_FALSE(status.is_null());
+    EXPECT_GE(status.value("cycles", 0), 1);
+    const std::string mesh_ip = status["mesh_ip"];
+    EXPECT_NE(a_.ns->exec_checked({"ip", "-j", "addr", "show", "dev", a_.interface})
+                  .find("\"" + mesh_ip + "\""),
+              std::string::npos);
+    EXPECT_EQ(next_state(), "WATCHDOG=1");
+    EXPECT_EQ(next_state(), "WATCHDOG=1");
+
+    a_.daemon->signal(SIGTERM);
+    do {
+        state = next_state();
+    } while (state == "WATCHDOG=1");
+    EXPECT_EQ(state, "STOPPING=1");
+    EXPECT_EQ(a_.daemon->stop(0), 0);  // signal 0: only wait for the exit
+    a_.daemon.reset();
+    ::close(manager);
 }
 
 TEST_F(DaemonTest, SighupReloadsThePeersFileAndABadFileKeepsTheLastGoodSet) {

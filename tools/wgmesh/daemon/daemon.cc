@@ -1,7 +1,6 @@
 #include "tools/wgmesh/daemon/daemon.h"
 
 #include <signal.h>
-#include <systemd/sd-daemon.h>
 
 #include <algorithm>
 #include <cstring>
@@ -30,6 +29,7 @@
 #include "tools/wgmesh/daemon/plumbing.h"
 #include "tools/wgmesh/daemon/probe_client.h"
 #include "tools/wgmesh/daemon/probe_server.h"
+#include "tools/wgmesh/daemon/service_notify.h"
 
 namespace wgmesh::cli {
 
@@ -41,11 +41,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kChangeDebounce = 200ms;
 constexpr auto kHousekeepingInterval = 60s;
 constexpr std::uint8_t kMeshIpv6PrefixLength = 64;
-
-// Sends one sd_notify state when run under systemd (a no-op otherwise).
-void notify(const char* state) {
-    ::sd_notify(0, state);
-}
 
 }  // namespace
 
@@ -496,7 +491,7 @@ int Daemon::run() {
             watchdog.ping();
             if (!ready) {
                 ready = true;
-                notify("READY=1");
+                notify_service_manager("READY=1");
                 // After the first cycle, so that its handshakes and relays are known.
                 if (peer_probe_) {
                     health.start();
@@ -505,7 +500,7 @@ int Daemon::run() {
         }
     }
 
-    notify("STOPPING=1");
+    notify_service_manager("STOPPING=1");
     health.stop();
     waker.stop();
     epochs.stop();

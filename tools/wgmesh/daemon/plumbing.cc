@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +19,7 @@
 #include "mesh/control_server.h"
 #include "mesh/log.h"
 #include "netlink/socket.h"
+#include "tools/wgmesh/daemon/service_notify.h"
 
 namespace wgmesh::cli {
 namespace {
@@ -127,9 +127,8 @@ Wakeup wait_for_events(const SignalSet& signals, const StoreWaker& waker, int ke
 }
 
 Watchdog::Watchdog() : next_(std::chrono::steady_clock::time_point::max()) {
-    std::uint64_t usec = 0;
-    if (::sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-        period_ = std::chrono::microseconds(usec / 2);
+    if (const auto period = service_watchdog_period()) {
+        period_ = *period / 2;
         next_ = std::chrono::steady_clock::now();
     }
 }
@@ -144,7 +143,7 @@ void Watchdog::ping() {
     if (!enabled()) {
         return;
     }
-    ::sd_notify(0, "WATCHDOG=1");
+    notify_service_manager("WATCHDOG=1");
     next_ = std::chrono::steady_clock::now() + period_;
 }
 
