@@ -108,8 +108,9 @@ DesiredState compute_desired_state(const DesiredStateInput& input) {
     state.device.listen_port = local.listen_port;
 
     // Ordered by key so the desired config (and every diff against it) is deterministic.
+    // Map nodes stay put, so the mesh-IP index can point at them.
     std::map<wg::Key, wg::PeerConfig> entries;
-    std::unordered_map<netlink::IpAddress, wg::Key> entry_by_mesh_ip;
+    std::unordered_map<netlink::IpAddress, wg::PeerConfig*> entry_by_mesh_ip;
     for (const auto& peer : input.peers) {
         if (peer.wg_pubkey == local.public_key || !usable_endpoint(peer, input.no_ipv6)) {
             continue;
@@ -119,31 +120,37 @@ DesiredState compute_desired_state(const DesiredStateInput& input) {
         config.preshared_key = local.preshared_key;
         config.endpoint = peer.endpoint;
         config.persistent_keepalive = kPersistentKeepaliveSeconds;
-        entries.emplace(peer.wg_pubkey, std::move(config));
+        auto& entry = entries.emplace(peer.wg_pubkey, std::move(config)).first->second;
         if (const auto ip = effective_mesh_ip(peer, input.expected_mesh_ips)) {
-            entry_by_mesh_ip.emplace(*ip, peer.wg_pubkey);
+            entry_by_mesh_ip.emplace(*ip, &entry);
         }
         if (peer.mesh_ipv6) {
-            entry_by_mesh_ip.emplace(*peer.mesh_ipv6, peer.wg_pubkey);
+            entry_by_mesh_ip.emplace(*peer.mesh_ipv6, &entry);
         }
     }
 
     // Where each peer's traffic goes: its relay's entry when relay-routed, else its own. An
     // offline peer keeps its entry and its mesh addresses, so that a handshake or a probe can
     // bring it back; only its networks (the route plan skips it) and its relaying stop.
-    std::vector<Peer> reachable;
-    for (const auto& peer : input.peers) {
+    // Peers with no entry to go through are left out of the route plan; usually there are
+    // none, and the plan reads the peers in place instead of a copy of them all.
+    std::vector<bool> reachable(input.peers.size(), false);
+    std::size_t unreachable = 0;
+    for (std::size_t i = 0; i < input.peers.size(); ++i) {
+        const Peer& peer = input.peers[i];
         if (peer.wg_pubkey == local.public_key) {
+            ++unreachable;
             continue;
         }
-        wg::Key target = peer.wg_pubkey;
+        const wg::Key* target = &peer.wg_pubkey;
         if (input.relays != nullptr) {
             if (const auto it = input.relays->find(peer.wg_pubkey); it != input.relays->end()) {
-                target = it->second;
+                target = &it->second;
             }
         }
-        const auto entry = entries.find(target);
+        const auto entry = entries.find(*target);
         if (entry == entries.end()) {
+            ++unreachable;
             continue;
         }
         if (const auto ip = effective_mesh_ip(peer, input.expected_mesh_ips)) {
@@ -152,12 +159,20 @@ DesiredState compute_desired_state(const DesiredStateInput& input) {
         if (peer.mesh_ipv6) {
             entry->second.allowed_ips.push_back(host_prefix(*peer.mesh_ipv6));
         }
-        reachable.push_back(peer);
+        reachable[i] = true;
+    }
+    std::vector<Peer> reachable_copy;
+    if (unreachable > 0) {
+        for (std::size_t i = 0; i < input.peers.size(); ++i) {
+            if (reachable[i]) {
+                reachable_copy.push_back(input.peers[i]);
+            }
+        }
     }
 
     RoutePlanInput plan_input;
     plan_input.local_key = local.public_key;
-    plan_input.peers = reachable;
+    plan_input.peers = unreachable > 0 ? std::span<const Peer>(reachable_copy) : input.peers;
     plan_input.relays = input.relays;
     plan_input.offline = input.offline;
     plan_input.expected_mesh_ips = input.expected_mesh_ips;
@@ -174,7 +189,7 @@ DesiredState compute_desired_state(const DesiredStateInput& input) {
         if (owner == entry_by_mesh_ip.end()) {
             continue;
         }
-        entries.at(owner->second).allowed_ips.push_back(route.destination);
+        owner->second->allowed_ips.push_back(route.destination);
     }
     for (auto& [key, config] : entries) {
         sort_unique(config.allowed_ips);
