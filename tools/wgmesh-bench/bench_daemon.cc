@@ -264,9 +264,13 @@ void bench_daemon_rss(const BenchOptions& options, BenchReport& report) {
     // at once instead of timing out, which keeps wireguard-go responsive (SPEC 11's note).
     nlohmann::json list = nlohmann::json::array();
     for (std::size_t i = 1; i <= peers; ++i) {
+        nlohmann::json networks = nlohmann::json::array();
+        for (std::size_t j = 0; j < kNetworksPerPeer; ++j) {
+            networks.push_back(peer_network(i, j).to_string());
+        }
         list.push_back({{"wg_pubkey", bench_private_key(i).public_key().to_base64()},
                         {"endpoint", "127.0.0.1:" + std::to_string(20000 + i)},
-                        {"routable_networks", {peer_network(i, 0).to_string()}}});
+                        {"routable_networks", networks}});
     }
     std::ofstream(dir / "peers.json") << list.dump();
 
@@ -303,7 +307,7 @@ void bench_daemon_rss(const BenchOptions& options, BenchReport& report) {
             if (cycle.is_object()) {
                 configured = cycle.value("configured_peers", std::size_t{0});
                 routes = cycle.value("routes", std::size_t{0});
-                if (configured >= peers && routes >= peers) {
+                if (configured >= peers && routes >= peers * kNetworksPerPeer) {
                     break;
                 }
             }
