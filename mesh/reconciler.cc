@@ -386,11 +386,12 @@ CycleReport Reconciler::run_cycle() {
     report.desired_routes = desired.routes.size();
     report.route_warnings = std::move(desired.warnings);
 
-    verify_addresses(report);
     apply_device(desired.device, device_now, report);
     device_now.reset();
-    verify_routes(desired.routes, report);
-    verify_forwarding(report);
+    const std::size_t kernel_errors_start = report.errors.size();
+    verify_kernel_state(desired.routes, report);
+    const std::size_t kernel_errors_end = report.errors.size();
+    last_desired_routes_ = std::move(desired.routes);
     try {
         const auto all = store_.all();
         auto outcome = collisions_.resolve(all);
@@ -402,13 +403,53 @@ CycleReport Reconciler::run_cycle() {
     } catch (const std::exception& e) {
         report.errors.push_back(std::string("resolving collisions: ") + e.what());
     }
+    carried_errors_.assign(report.errors.begin(),
+                           report.errors.begin() + static_cast<long>(kernel_errors_start));
+    carried_errors_.insert(carried_errors_.end(),
+                           report.errors.begin() + static_cast<long>(kernel_errors_end),
+                           report.errors.end());
+    finish(report);
+    std::lock_guard lock(mutex_);
+    ++cycles_;
+    return report;
+}
 
+CycleReport Reconciler::run_repair() {
+    std::optional<CycleReport> last;
+    {
+        std::lock_guard lock(mutex_);
+        last = last_;
+    }
+    if (!last || !last_desired_routes_) {
+        return run_cycle();
+    }
+    // The last cycle's view of the mesh; what this repair does replaces the rest.
+    CycleReport report = std::move(*last);
+    report.started = store_.now();
+    report.routes = {};
+    report.verified = {};
+    report.addresses_restored = 0;
+    report.wireguard_peers_restored = 0;
+    report.local_address_changed.reset();
+    report.errors = carried_errors_;
+    verify_kernel_state(*last_desired_routes_, report);
+    finish(report);
+    return report;
+}
+
+// Addresses before routes: the kernel's route of the mesh subnet comes with the address.
+void Reconciler::verify_kernel_state(const std::vector<netlink::Route>& desired,
+                                     CycleReport& report) {
+    verify_addresses(report);
+    verify_routes(desired, report);
+    verify_forwarding(report);
+}
+
+void Reconciler::finish(CycleReport& report) {
     report.finished = store_.now();
     note_errors(report.errors);
     std::lock_guard lock(mutex_);
     last_ = report;
-    ++cycles_;
-    return report;
 }
 
 void Reconciler::note_errors(const std::vector<std::string>& errors) {

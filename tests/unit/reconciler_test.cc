@@ -28,6 +28,7 @@ class FakeDevice : public wg::WireGuardDevice {
   public:
     const std::string& interface_name() const override { return name_; }
     wg::DeviceConfig get() override {
+        ++gets;
         if (fail_get) {
             throw std::runtime_error("get failed");
         }
@@ -43,6 +44,7 @@ class FakeDevice : public wg::WireGuardDevice {
 
     wg::DeviceConfig current;
     std::vector<wg::DeviceConfig> applied;
+    int gets = 0;
     bool fail_get = false;
     bool fail_apply = false;
 
@@ -510,6 +512,60 @@ TEST(Reconciler, VerifiedStateIsNotReadAgainUntilMarkedOrChanged) {
     EXPECT_TRUE(changed.verified.routes);
     ASSERT_EQ(h.routes.synced.size(), 3u);
     EXPECT_EQ(h.routes.synced.back().size(), 2u);
+}
+
+// A repair puts back the marked kinds against the last cycle's desired state: WireGuard is
+// neither read nor applied, a store change waits for the next cycle, and the report keeps
+// the last cycle's view (peers, its WireGuard error) so status does not turn healthy.
+TEST(Reconciler, ARepairRestoresTheLastCyclesDecisionsWithoutReadingWireGuard) {
+    Harness h;
+    h.reconciler.keep_mesh_addresses(h.addresses, std::nullopt);
+    const auto b = new_public_key();
+    h.store.update(h.peer(b, "192.0.2.2:51820", {"172.16.0.0/24"}), "static");
+    h.device.fail_apply = true;
+    const auto cycle = h.reconciler.run_cycle();
+    ASSERT_EQ(cycle.errors.size(), 1u) << "the WireGuard apply fails";
+    ASSERT_EQ(h.routes.synced.size(), 1u);
+    const auto gets = h.device.gets;
+    const auto applies = h.device.applied.size();
+
+    // Changed since: the repair must not route it yet.
+    h.store.update(h.peer(b, "192.0.2.2:51820", {"172.16.0.0/24", "172.16.9.0/24"}), "static");
+    h.addresses.addresses.clear();
+    h.reconciler.mark_unverified({.routes = true, .addresses = true});
+    const auto repair = h.reconciler.run_repair();
+    EXPECT_EQ(h.device.gets, gets);
+    EXPECT_EQ(h.device.applied.size(), applies);
+    EXPECT_EQ(repair.verified, (OwnedState{.routes = true, .addresses = true}));
+    EXPECT_EQ(repair.addresses_restored, 1u);
+    ASSERT_EQ(h.routes.synced.size(), 2u);
+    EXPECT_EQ(h.routes.synced.back(), h.routes.synced.front());
+    EXPECT_EQ(repair.usable_peers, 1u);
+    EXPECT_EQ(repair.desired_routes, 1u);
+    ASSERT_EQ(repair.errors, cycle.errors) << "the WireGuard error stands until a cycle clears it";
+    EXPECT_EQ(h.reconciler.last_report()->errors, cycle.errors);
+    EXPECT_EQ(h.reconciler.cycles(), 1u) << "a repair is not a cycle";
+
+    // Nothing marked: a repair reads nothing.
+    const auto idle = h.reconciler.run_repair();
+    EXPECT_FALSE(idle.verified.any());
+    EXPECT_EQ(h.routes.synced.size(), 2u);
+
+    // The next cycle takes the store's change and clears the error.
+    h.device.fail_apply = false;
+    const auto next = h.reconciler.run_cycle();
+    EXPECT_TRUE(next.ok());
+    EXPECT_EQ(next.desired_routes, 2u);
+    EXPECT_EQ(h.routes.synced.back().size(), 2u);
+}
+
+TEST(Reconciler, ARepairBeforeAnyCycleIsACycle) {
+    Harness h;
+    h.store.update(h.peer(new_public_key(), "192.0.2.2:51820", {"172.16.0.0/24"}), "static");
+    const auto first = h.reconciler.run_repair();
+    EXPECT_EQ(h.device.gets, 1);
+    EXPECT_EQ(first.desired_routes, 1u);
+    EXPECT_EQ(h.reconciler.cycles(), 1u);
 }
 
 TEST(Reconciler, FailedRouteSyncIsRetriedWithoutBeingMarked) {

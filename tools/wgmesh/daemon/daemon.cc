@@ -133,7 +133,7 @@ void Daemon::record_address_change(const std::optional<netlink::InterfaceAddress
     save_interface_state();
 }
 
-void Daemon::check_interface(mesh::CollisionResolver& resolver, netlink::AddressSet& addresses) {
+bool Daemon::check_interface(mesh::CollisionResolver& resolver, netlink::AddressSet& addresses) {
     InterfaceProbe probe;
     try {
         probe = probe_interface(options_.interface, device_);
@@ -143,14 +143,14 @@ void Daemon::check_interface(mesh::CollisionResolver& resolver, netlink::Address
             mesh::log_error(std::string("cannot check interface ") + options_.interface + ": " +
                             e.what());
         }
-        return;
+        return false;
     }
     const auto repair = choose_interface_repair(probe.condition, state_.created);
     if (repair == InterfaceRepair::kNone) {
         if (interface_fault_.clear()) {
             mesh::log_info("interface " + options_.interface + " answers again");
         }
-        return;
+        return true;
     }
     const std::string fault = describe_interface_fault(options_.interface, probe);
     if (repair == InterfaceRepair::kReportOnly) {
@@ -159,12 +159,13 @@ void Daemon::check_interface(mesh::CollisionResolver& resolver, netlink::Address
                             "; not recreating it: wgmesh did not create it (restart its WireGuard "
                             "implementation or remove it)");
         }
-        return;
+        return false;
     }
     if (interface_fault_.report(fault)) {
         mesh::log_error(fault + "; recreating");
     }
     recreate_interface(repair, resolver, addresses);
+    return false;
 }
 
 void Daemon::recreate_interface(InterfaceRepair repair, mesh::CollisionResolver& resolver,
@@ -207,14 +208,20 @@ void Daemon::recreate_interface(InterfaceRepair repair, mesh::CollisionResolver&
 
 void Daemon::run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
                        netlink::AddressSet& addresses, KernelWatch& watch,
-                       Observability& observability) {
-    check_interface(resolver, addresses);
+                       Observability& observability, CycleKind kind) {
+    const bool interface_answers = check_interface(resolver, addresses);
     {
         std::lock_guard lock(health_mutex_);
         health_.fault = interface_fault_.message();
     }
     const auto repair = watch.before_cycle(reconciler, SteadyClock::now());
-    auto report = reconciler.run_cycle();
+    // A repair puts back what the kernel reported against the last cycle's decisions, which
+    // saves the WireGuard read. A changed link may be a recreated one without its WireGuard
+    // peers, and an interface that does not answer as ours needs the whole cycle.
+    const bool link_changed = repair.full_resync_reason == "link changed";
+    auto report = kind == CycleKind::kRepair && interface_answers && !link_changed
+                      ? reconciler.run_repair()
+                      : reconciler.run_cycle();
     watch.after_cycle(repair, report, SteadyClock::now());
     observability.after_cycle(report, repair.forwarding_path_changed);
     if (report.addresses_restored > 0) {
@@ -483,8 +490,14 @@ int Daemon::run() {
                 mesh::log_info("peer " + key.to_base64() + " is stale, removed");
             }
         }
-        if (now >= next_cycle || now >= change_deadline || watch.due(now)) {
-            run_cycle(reconciler, resolver, addresses, watch, observability);
+        const bool cycle_due = now >= next_cycle || now >= change_deadline;
+        if (!cycle_due && watch.due(now)) {
+            // Kernel events alone: a repair, and the cycle cadence goes on.
+            run_cycle(reconciler, resolver, addresses, watch, observability, CycleKind::kRepair);
+            listen_on_mesh_addresses();
+        }
+        if (cycle_due) {
+            run_cycle(reconciler, resolver, addresses, watch, observability, CycleKind::kFull);
             listen_on_mesh_addresses();
             next_cycle = SteadyClock::now() + interval_;
             change_deadline = SteadyClock::time_point::max();

@@ -54,7 +54,8 @@ class Daemon {
     void set_up_interface();
     // Before every cycle: finds a vanished or silent interface and recreates it when it is
     // ours (see interface_repair.h).
-    void check_interface(mesh::CollisionResolver& resolver, netlink::AddressSet& addresses);
+    // Whether the interface answered as ours; repairs or reports it when not.
+    bool check_interface(mesh::CollisionResolver& resolver, netlink::AddressSet& addresses);
     void recreate_interface(InterfaceRepair repair, mesh::CollisionResolver& resolver,
                             netlink::AddressSet& addresses);
     void save_interface_state();
@@ -62,10 +63,13 @@ class Daemon {
     void set_up_addresses(mesh::CollisionResolver& resolver);
     void record_address_change(const std::optional<netlink::InterfaceAddress>& previous,
                                const netlink::InterfaceAddress& replacement);
-    // One cycle, its repair bookkeeping and the observability after it.
+    // One cycle, its repair bookkeeping and the observability after it. kFull: the store,
+    // WireGuard and the kernel state. kRepair: kernel events alone woke the loop; only the
+    // owned kernel state they touched is put back (Reconciler::run_repair).
+    enum class CycleKind { kFull, kRepair };
     void run_cycle(mesh::Reconciler& reconciler, mesh::CollisionResolver& resolver,
-                   netlink::AddressSet& addresses, KernelWatch& watch,
-                   Observability& observability);
+                   netlink::AddressSet& addresses, KernelWatch& watch, Observability& observability,
+                   CycleKind kind);
 
     service::JoinOptions options_;
     std::string secret_;
