@@ -192,6 +192,24 @@ std::string SocketAddress::to_string() const {
     return (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+Sockaddr SocketAddress::to_sockaddr() const {
+    Sockaddr native;
+    if (address.is_v4()) {
+        auto& in = reinterpret_cast<sockaddr_in&>(native.storage);
+        in.sin_family = AF_INET;
+        in.sin_port = htons(port);
+        std::memcpy(&in.sin_addr, address.data(), 4);
+        native.length = sizeof(in);
+    } else {
+        auto& in6 = reinterpret_cast<sockaddr_in6&>(native.storage);
+        in6.sin6_family = AF_INET6;
+        in6.sin6_port = htons(port);
+        std::memcpy(&in6.sin6_addr, address.data(), 16);
+        native.length = sizeof(in6);
+    }
+    return native;
+}
+
 }  // namespace wgmesh::netlink
 
 std::size_t std::hash<wgmesh::netlink::IpAddress>::operator()(

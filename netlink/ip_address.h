@@ -3,6 +3,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <compare>
@@ -95,6 +96,13 @@ struct std::hash<wgmesh::netlink::Prefix> {
 
 namespace wgmesh::netlink {
 
+// An endpoint as bind(), connect() and sendto() take it.
+struct Sockaddr {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
 // An IP endpoint: "192.0.2.1:51820" or "[2001:db8::1]:51820".
 struct SocketAddress {
     IpAddress address;
@@ -102,6 +110,7 @@ struct SocketAddress {
 
     static std::optional<SocketAddress> parse(std::string_view text);
     std::string to_string() const;
+    Sockaddr to_sockaddr() const;
     auto operator<=>(const SocketAddress&) const = default;
     bool operator==(const SocketAddress&) const = default;
 };

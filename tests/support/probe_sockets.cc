@@ -13,27 +13,6 @@
 
 namespace wgmesh::test {
 
-namespace {
-
-std::pair<sockaddr_storage, socklen_t> socket_address(const netlink::IpAddress& address,
-                                                      std::uint16_t port) {
-    sockaddr_storage storage{};
-    if (address.is_v4()) {
-        auto& in = reinterpret_cast<sockaddr_in&>(storage);
-        in.sin_family = AF_INET;
-        in.sin_port = htons(port);
-        std::memcpy(&in.sin_addr, address.data(), 4);
-        return {storage, static_cast<socklen_t>(sizeof(in))};
-    }
-    auto& in6 = reinterpret_cast<sockaddr_in6&>(storage);
-    in6.sin6_family = AF_INET6;
-    in6.sin6_port = htons(port);
-    std::memcpy(&in6.sin6_addr, address.data(), 16);
-    return {storage, static_cast<socklen_t>(sizeof(in6))};
-}
-
-}  // namespace
-
 std::uint16_t free_tcp_port() {
     netlink::UniqueFd fd(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
     const int off = 0;
@@ -61,13 +40,13 @@ netlink::UniqueFd connect_tcp(const netlink::IpAddress& address, std::uint16_t p
     setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (source) {
-        const auto [storage, length] = socket_address(*source, 0);
-        if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) != 0) {
+        const auto local = netlink::SocketAddress{*source, 0}.to_sockaddr();
+        if (bind(fd.get(), local.get(), local.length) != 0) {
             return netlink::UniqueFd();
         }
     }
-    const auto [storage, length] = socket_address(address, port);
-    if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) != 0) {
+    const auto target = netlink::SocketAddress{address, port}.to_sockaddr();
+    if (connect(fd.get(), target.get(), target.length) != 0) {
         return netlink::UniqueFd();
     }
     return fd;

@@ -1,5 +1,6 @@
 #include "netlink/ip_address.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 namespace wgmesh::netlink {
@@ -48,6 +49,24 @@ TEST(SocketAddress, ParsesV4AndBracketedV6) {
                             "[192.0.2.1]:80", "host.example:80", ":80", "1.2.3.4:8a"}) {
         EXPECT_FALSE(SocketAddress::parse(bad)) << bad;
     }
+}
+
+TEST(SocketAddress, ToSockaddrIsWhatBindAndConnectTake) {
+    const auto v4 = SocketAddress::parse("192.0.2.7:51820")->to_sockaddr();
+    ASSERT_EQ(v4.length, sizeof(sockaddr_in));
+    const auto& in = reinterpret_cast<const sockaddr_in&>(v4.storage);
+    EXPECT_EQ(in.sin_family, AF_INET);
+    EXPECT_EQ(ntohs(in.sin_port), 51820);
+    EXPECT_EQ(ntohl(in.sin_addr.s_addr), 0xc0000207u);
+
+    const auto v6 = SocketAddress::parse("[2001:db8::9]:443")->to_sockaddr();
+    ASSERT_EQ(v6.length, sizeof(sockaddr_in6));
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(v6.storage);
+    EXPECT_EQ(in6.sin6_family, AF_INET6);
+    EXPECT_EQ(ntohs(in6.sin6_port), 443);
+    EXPECT_EQ(IpAddress::v6(in6.sin6_addr).to_string(), "2001:db8::9");
+    EXPECT_EQ(in6.sin6_scope_id, 0u);
+    EXPECT_EQ(v6.get(), reinterpret_cast<const sockaddr*>(&v6.storage));
 }
 
 }  // namespace

@@ -36,23 +36,6 @@ enum class Stage { kConnecting, kWriting, kReading, kDone };
 // that has not connected by then.
 constexpr auto kFallbackDelay = std::chrono::milliseconds(250);
 
-std::pair<sockaddr_storage, socklen_t> socket_address(const IpAddress& address,
-                                                      std::uint16_t port) {
-    sockaddr_storage storage{};
-    if (address.is_v4()) {
-        auto& in = reinterpret_cast<sockaddr_in&>(storage);
-        in.sin_family = AF_INET;
-        in.sin_port = htons(port);
-        std::memcpy(&in.sin_addr, address.data(), 4);
-        return {storage, static_cast<socklen_t>(sizeof(in))};
-    }
-    auto& in6 = reinterpret_cast<sockaddr_in6&>(storage);
-    in6.sin6_family = AF_INET6;
-    in6.sin6_port = htons(port);
-    std::memcpy(&in6.sin6_addr, address.data(), 16);
-    return {storage, static_cast<socklen_t>(sizeof(in6))};
-}
-
 // Whether a kept session can carry another ping: nothing arrived on it since the last pong.
 // A server that closed it (idle deadline, restart) left an EOF or a reset; a server that sent
 // something unasked left bytes that would be read as the next answer.
@@ -199,8 +182,8 @@ void ProbeClient::Round::dial_next(std::size_t i, Clock::time_point now) {
         // One small line per probe: sent at once, never held back for coalescing.
         const int on = 1;
         setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-        const auto [storage, length] = socket_address(address, client_.port_);
-        if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) == 0) {
+        const auto target = netlink::SocketAddress{address, client_.port_}.to_sockaddr();
+        if (connect(fd.get(), target.get(), target.length) == 0) {
             connected(i, std::move(fd), address, now);
             return;
         }

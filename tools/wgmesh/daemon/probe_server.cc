@@ -314,22 +314,8 @@ std::string ProbeServer::Loop::open_listener(Listener& listener) {
                    static_cast<socklen_t>(name.size())) != 0) {
         return "cannot listen on " + where + ": " + errno_text("SO_BINDTODEVICE", errno);
     }
-    sockaddr_storage address{};
-    socklen_t length = 0;
-    if (listener.address.is_v4()) {
-        auto& in = reinterpret_cast<sockaddr_in&>(address);
-        in.sin_family = AF_INET;
-        in.sin_port = htons(server_.port_);
-        std::memcpy(&in.sin_addr, listener.address.data(), 4);
-        length = sizeof(in);
-    } else {
-        auto& in6 = reinterpret_cast<sockaddr_in6&>(address);
-        in6.sin6_family = AF_INET6;
-        in6.sin6_port = htons(server_.port_);
-        std::memcpy(&in6.sin6_addr, listener.address.data(), 16);
-        length = sizeof(in6);
-    }
-    if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0) {
+    const auto local = netlink::SocketAddress{listener.address, server_.port_}.to_sockaddr();
+    if (bind(fd.get(), local.get(), local.length) != 0) {
         return "cannot listen on " + where + ": " + errno_text("bind", errno);
     }
     if (listen(fd.get(), kListenBacklog) != 0) {
