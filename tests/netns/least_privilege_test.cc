@@ -101,22 +101,27 @@ class LeastPrivilege : public ::testing::Test {
   protected:
     void SetUp() override {
         WGMESH_REQUIRE_DAEMON_SCENARIOS();
-        if (!test::program_exists("setpriv")) {
-            GTEST_SKIP() << "setpriv is not installed (Debian package: util-linux)";
-        }
-        const auto probe =
-            test::run_command({"setpriv", "--reuid", std::to_string(kUid), "--regid",
-                               std::to_string(kGid), "--clear-groups", WGMESH_BINARY, "--version"});
-        if (probe.exit_code != 0) {
-            GTEST_SKIP() << "uid " << kUid << " cannot run " << WGMESH_BINARY
-                         << " (a build tree in a private directory?): " << probe.err;
-        }
-        ns_ = std::make_unique<TestNamespace>("lp");
-        interface_ = "wglp";
-        interface_ += std::to_string(::getpid() % 100000);
+        // util-linux is Essential in Debian: without setpriv this proof cannot be made, and a
+        // skip would pass CI unnoticed.
+        ASSERT_TRUE(test::program_exists("setpriv"))
+            << "setpriv is not installed (Debian package: util-linux)";
         fs::permissions(dir_.path(), fs::perms::owner_all | fs::perms::group_read |
                                          fs::perms::group_exec | fs::perms::others_read |
                                          fs::perms::others_exec);
+        // A copy the unprivileged uid can reach: the build tree may sit in a private
+        // directory (a clone under /root), which would otherwise stop the test before it began.
+        fs::copy_file(WGMESH_BINARY, binary());
+        fs::permissions(binary(), fs::perms::owner_all | fs::perms::group_read |
+                                      fs::perms::group_exec | fs::perms::others_read |
+                                      fs::perms::others_exec);
+        const auto probe =
+            test::run_command({"setpriv", "--reuid", std::to_string(kUid), "--regid",
+                               std::to_string(kGid), "--clear-groups", binary(), "--version"});
+        ASSERT_EQ(probe.exit_code, 0)
+            << "uid " << kUid << " cannot run " << binary() << ": " << probe.err;
+        ns_ = std::make_unique<TestNamespace>("lp");
+        interface_ = "wglp";
+        interface_ += std::to_string(::getpid() % 100000);
         for (const auto& sub : {real_state_dir(), socket_dir()}) {
             fs::create_directory(sub);
             ASSERT_EQ(::chown(sub.c_str(), kUid, kGid), 0) << sub;
@@ -149,6 +154,7 @@ class LeastPrivilege : public ::testing::Test {
         }
     }
 
+    std::string binary() const { return dir_.path() / "wgmesh"; }
     fs::path state_dir() const { return dir_.path() / "state"; }
     fs::path real_state_dir() const { return dir_.path() / "private-state"; }
     fs::path socket_dir() const { return dir_.path() / "wireguard"; }
@@ -183,7 +189,7 @@ class LeastPrivilege : public ::testing::Test {
                                          "--bounding-set",
                                          caps,
                                          "--",
-                                         WGMESH_BINARY,
+                                         binary(),
                                          "join",
                                          "--interface",
                                          interface_,
