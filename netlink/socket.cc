@@ -74,6 +74,7 @@ class PortIdRegistry {
         const std::lock_guard lock(mutex_);
         prune(Clock::now());
         ++entries_[port_id].open;
+        ++generation_;
     }
 
     void remove(std::uint64_t port_id) {
@@ -81,7 +82,24 @@ class PortIdRegistry {
         const auto entry = entries_.find(port_id);
         if (entry != entries_.end() && entry->second.open > 0 && --entry->second.open == 0) {
             entry->second.closed_at = Clock::now();
+            ++generation_;
         }
+    }
+
+    OpenPortIds open(int protocol) {
+        const std::lock_guard lock(mutex_);
+        OpenPortIds ids{.generation = generation_, .port_ids = {}};
+        for (const auto& [key, entry] : entries_) {
+            if (entry.open > 0 && static_cast<int>(key >> 32) == protocol) {
+                ids.port_ids.push_back(static_cast<std::uint32_t>(key));
+            }
+        }
+        return ids;
+    }
+
+    std::uint64_t generation() {
+        const std::lock_guard lock(mutex_);
+        return generation_;
     }
 
     bool contains(std::uint64_t port_id) {
@@ -107,6 +125,7 @@ class PortIdRegistry {
 
     std::mutex mutex_;
     std::unordered_map<std::uint64_t, Entry> entries_;  // by key()
+    std::uint64_t generation_ = 0;                      // moves when the open set changes
 };
 
 }  // namespace
@@ -114,6 +133,14 @@ class PortIdRegistry {
 bool is_own_port_id(std::uint32_t port_id, int protocol) {
     return port_id != 0 &&
            PortIdRegistry::instance().contains(PortIdRegistry::key(protocol, port_id));
+}
+
+OpenPortIds open_port_ids(int protocol) {
+    return PortIdRegistry::instance().open(protocol);
+}
+
+std::uint64_t open_port_ids_generation() {
+    return PortIdRegistry::instance().generation();
 }
 
 NetlinkSocket::PortIdRegistration::PortIdRegistration(int protocol, std::uint32_t port_id)

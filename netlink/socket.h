@@ -50,6 +50,16 @@ inline bool message_in_bounds(const nlmsghdr* message, int remaining) {
 bool is_own_port_id(std::uint32_t port_id, int protocol = NETLINK_ROUTE);
 inline constexpr int kRecentPortIdSeconds = 10;
 
+// The port ids of this process's open NetlinkSockets of one protocol, and the registry's
+// generation, which moves whenever that set changes: a monitor that filters our own echoes
+// in the kernel (netlink/echo_filter.h) refreshes its filter when the generation moved.
+struct OpenPortIds {
+    std::uint64_t generation = 0;
+    std::vector<std::uint32_t> port_ids;
+};
+OpenPortIds open_port_ids(int protocol = NETLINK_ROUTE);
+std::uint64_t open_port_ids_generation();
+
 // Reads the status out of an NLMSG_ERROR message (with or without NLM_F_CAPPED and
 // NLM_F_ACK_TLVS). Returns EBADMSG when the message is truncated.
 NetlinkStatus parse_error_message(const nlmsghdr& message);
