@@ -23,6 +23,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "netlink/echo_filter.h"
+
 namespace wgmesh::netlink {
 
 namespace {
@@ -527,6 +529,7 @@ KernelMonitor::KernelMonitor(OwnedScope scope, int receive_buffer_bytes)
     }
     route_ = open_route_socket();
     watch(route_);
+    refresh_echo_filter();
     if (!scope_.owned.nft_table.empty()) {
         nftables_ = open_nftables_socket();
         watch(nftables_);
@@ -654,14 +657,30 @@ bool KernelMonitor::drain_socket(const Socket& socket, bool nftables, KernelEven
     return true;
 }
 
+void KernelMonitor::refresh_echo_filter() {
+    if (echo_filter_generation_ == open_port_ids_generation()) {
+        return;
+    }
+    auto own = open_port_ids(NETLINK_ROUTE);
+    try {
+        drop_echoes_of(mnl_socket_get_fd(route_.get()), own.port_ids);
+    } catch (const std::system_error&) {
+        // Without the filter the echoes are read and recognised by their port id instead.
+    }
+    echo_filter_generation_ = own.generation;
+}
+
 KernelEvents KernelMonitor::drain() {
     KernelEvents events;
     int datagrams = 0;
     if (!drain_socket(route_, false, events, datagrams)) {
         route_ = open_route_socket();  // the old fd leaves the epoll set when it closes
         watch(route_);
+        echo_filter_generation_.reset();
         events.overrun = true;
     }
+    // For the writes that follow this drain: sockets opened since the last one are added.
+    refresh_echo_filter();
     if (nftables_ && !drain_socket(nftables_, true, events, datagrams)) {
         nftables_ = open_nftables_socket();
         watch(nftables_);

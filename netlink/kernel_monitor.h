@@ -181,6 +181,10 @@ class KernelMonitor {
     // Reads one socket until EAGAIN; false when it failed and must be reopened.
     bool drain_socket(const Socket& socket, bool nftables, KernelEvents& events, int& datagrams);
     void resolve_interface();
+    // Keeps the route socket's BPF filter dropping the echoes of our open NetlinkSockets
+    // (netlink/echo_filter.h), so our own 10k-route writes neither fill its buffer nor cost
+    // a read each.
+    void refresh_echo_filter();
 
     ResolvedScope scope_;
     int receive_buffer_bytes_;
@@ -189,6 +193,7 @@ class KernelMonitor {
     Socket nftables_;  // null when no nft table is watched
     NftTransaction transaction_;
     bool resolve_pending_ = false;
+    std::optional<std::uint64_t> echo_filter_generation_;  // of the port ids filtered now
     std::vector<std::uint8_t> buffer_;
 };
 

@@ -388,5 +388,38 @@ TEST_F(KernelMonitorTest, LostEventsAreReportedAsOverrun) {
     EXPECT_FALSE(after.overrun);
 }
 
+// Our own writes are dropped in the kernel, before the receive buffer is charged: a
+// 5000-route sync sends nothing to a monitor with a 64 KiB buffer, which the same sync
+// overflows once the route table's socket is no longer ours (closed: its echoes pass).
+TEST_F(KernelMonitorTest, OurOwnBulkWritesNeverReachTheMonitor) {
+    std::vector<Route> routes;
+    for (int i = 0; i < 5000; ++i) {
+        routes.push_back({Prefix::parse_or_throw("10.70." + std::to_string(i / 250) + "." +
+                                                 std::to_string(i % 250) + "/32"),
+                          IpAddress::parse_or_throw("10.5.0.2")});
+    }
+    auto table = std::make_unique<KernelRouteTable>("w0", 254, 150);
+    KernelMonitor small(OwnedScope{"w0", 150, 254, "wgmesh-w0"}, 64 * 1024);
+    (void)small.drain();
+    ASSERT_EQ(table->sync(routes).added, routes.size());
+    auto events = small.drain();
+    EXPECT_FALSE(events.overrun) << "our own echoes filled the buffer";
+    EXPECT_EQ(events.messages, 0u) << "our own echoes were delivered";
+
+    // A foreign change still arrives.
+    ip("route del 10.70.0.7/32 via 10.5.0.2 dev w0 proto 150");
+    events = wait_until(small, [](const KernelEvents& e) { return e.routes; });
+    EXPECT_TRUE(events.routes);
+    EXPECT_FALSE(events.overrun);
+
+    // The same write from a socket that is no longer in the filter overflows the buffer.
+    table.reset();
+    ip("route flush proto 150");
+    (void)small.drain();
+    KernelRouteTable other("w0", 254, 150);  // opened after the last drain: not filtered yet
+    ASSERT_EQ(other.sync(routes).added, routes.size());
+    EXPECT_TRUE(wait_until(small, [](const KernelEvents& e) { return e.overrun; }).overrun);
+}
+
 }  // namespace
 }  // namespace wgmesh::netlink
