@@ -40,8 +40,8 @@ TEST(RepairScheduler, ABurstIsOneDebouncedRepairOfWhatItTouched) {
     scheduler.note(routes_removed(), kT0, kWall);
     scheduler.note(routes_removed(), kT0 + 3ms, kWall);
     ASSERT_TRUE(scheduler.due());
-    EXPECT_EQ(*scheduler.due(), kT0 + 20ms) << "the first event's debounce, never postponed";
-    const auto repair = scheduler.begin(kT0 + 20ms);
+    EXPECT_EQ(*scheduler.due(), kT0 + 23ms) << "the last event's debounce: after the burst";
+    const auto repair = scheduler.begin(kT0 + 23ms);
     EXPECT_EQ(repair.state, mesh::OwnedState{.routes = true});
     EXPECT_FALSE(repair.full_resync_reason);
     EXPECT_FALSE(scheduler.due()) << "taken";
@@ -52,6 +52,21 @@ TEST(RepairScheduler, ABurstIsOneDebouncedRepairOfWhatItTouched) {
     EXPECT_EQ(routes.repairs, 1u);
     EXPECT_EQ(routes.last_time_to_repair, 32ms);
     EXPECT_EQ(routes.last_event, kWall);
+}
+
+// A flush still deleting when the first repair would run: the repair waits for the burst
+// to end (or a repair would put back routes the flush then deletes), but never longer than
+// the burst limit after its first event.
+TEST(RepairScheduler, AStreamOfEventsIsRepairedAfterItEndsOrAtTheBurstLimit) {
+    RepairScheduler scheduler(kSettings);
+    for (auto at = kT0; at <= kT0 + 100ms; at += 10ms) {
+        scheduler.note(routes_removed(), at, kWall);
+    }
+    EXPECT_EQ(*scheduler.due(), kT0 + 120ms);
+    for (auto at = kT0 + 110ms; at <= kT0 + 400ms; at += 10ms) {
+        scheduler.note(routes_removed(), at, kWall);
+    }
+    EXPECT_EQ(*scheduler.due(), kT0 + 250ms) << "the burst limit";
 }
 
 TEST(RepairScheduler, AddressesAlsoVerifyTheirPrefixRoutesAndNftOnlyForwarding) {

@@ -137,9 +137,11 @@ void RepairScheduler::note(const netlink::KernelEvents& events, SteadyTime now, 
         if (!pending_.first_event) {
             pending_.first_event = now;
         }
-        // The earliest wins: a steady stream of events must not postpone the repair forever.
-        const auto at = now + delay;
-        due_ = due_ ? std::min(*due_, at) : at;
+        // Trailing: a repair in the middle of a flush would put back routes the flush then
+        // deletes, and need a second repair. Capped, so that a steady stream of events cannot
+        // postpone the repair forever (a fight's longer delay counts from the first event).
+        const auto latest = *pending_.first_event + std::max(delay, settings_.burst_limit);
+        due_ = std::min(std::max(due_.value_or(now), now + delay), latest);
     } else if (events.foreign_nft_rules) {
         // Not owned state: nothing to time or repair, only the check to run again.
         const auto at = now + settings_.debounce;

@@ -77,8 +77,11 @@ struct DriftReport {
 class RepairScheduler {
   public:
     struct Settings {
-        // From the first event to the repair: long enough to coalesce a burst.
+        // From the last event of a burst to the repair: long enough to coalesce one (a flush
+        // deletes thousands of routes over tens of milliseconds).
         std::chrono::milliseconds debounce{20};
+        // A burst that goes on is repaired this long after its first event all the same.
+        std::chrono::milliseconds burst_limit{250};
         // The longest a fight backs a repair off: the cycle interval.
         std::chrono::milliseconds max_delay{5000};
         // This many repairs of one kind within fight_window make a fight.
