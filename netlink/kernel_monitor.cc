@@ -271,28 +271,6 @@ bool netconf_relevant(const nlmsghdr& message, const ResolvedScope& scope) {
     return *ifindex == NETCONFA_IFINDEX_ALL || (scope.ifindex != 0 && *ifindex == scope.ifindex);
 }
 
-bool nft_object_message(std::uint8_t type) {
-    switch (type) {
-        case NFT_MSG_NEWTABLE:
-        case NFT_MSG_DELTABLE:
-        case NFT_MSG_NEWCHAIN:
-        case NFT_MSG_DELCHAIN:
-        case NFT_MSG_NEWRULE:
-        case NFT_MSG_DELRULE:
-        case NFT_MSG_NEWSET:
-        case NFT_MSG_DELSET:
-        case NFT_MSG_NEWSETELEM:
-        case NFT_MSG_DELSETELEM:
-        case NFT_MSG_NEWOBJ:
-        case NFT_MSG_DELOBJ:
-        case NFT_MSG_NEWFLOWTABLE:
-        case NFT_MSG_DELFLOWTABLE:
-            return true;
-        default:
-            return false;
-    }
-}
-
 // Tables, chains and rules decide verdicts on the forward hook; sets, their elements,
 // stateful objects and flowtables change far more often (a blocklist) and are not looked at.
 bool nft_ruleset_message(std::uint8_t type) {
@@ -303,6 +281,25 @@ bool nft_ruleset_message(std::uint8_t type) {
         case NFT_MSG_DELCHAIN:
         case NFT_MSG_NEWRULE:
         case NFT_MSG_DELRULE:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool nft_object_message(std::uint8_t type) {
+    if (nft_ruleset_message(type)) {
+        return true;
+    }
+    switch (type) {
+        case NFT_MSG_NEWSET:
+        case NFT_MSG_DELSET:
+        case NFT_MSG_NEWSETELEM:
+        case NFT_MSG_DELSETELEM:
+        case NFT_MSG_NEWOBJ:
+        case NFT_MSG_DELOBJ:
+        case NFT_MSG_NEWFLOWTABLE:
+        case NFT_MSG_DELFLOWTABLE:
             return true;
         default:
             return false;
