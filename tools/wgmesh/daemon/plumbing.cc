@@ -52,6 +52,11 @@ SignalSet::SignalSet(std::initializer_list<int> signals) {
 }
 
 SignalSet::~SignalSet() {
+    // A signal that came during the shutdown (a second SIGTERM) is part of the same stop:
+    // taken here, it is not delivered by its default action when the mask is restored,
+    // which would end a daemon that shut down cleanly with status 143.
+    while (take() != 0) {
+    }
     ::close(fd_);
     ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
 }
